@@ -1,0 +1,1 @@
+"""IR utilities shared by every qaicc level: the context, printing and parsing."""

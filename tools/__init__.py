@@ -1,0 +1,1 @@
+"""qaicc's command-line tools (installed as ``qaicc.tools``)."""
