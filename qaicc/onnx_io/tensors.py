@@ -116,8 +116,9 @@ def tensor_from_blob_attr(attr: DenseBlobAttr, name: str | None = None) -> Tenso
     element = from_numpy(array.dtype)
     if element is None:
         raise QaiccError(f"constant '{attr.blob_name.data}' has dtype {array.dtype}, which ONNX cannot hold")
-    tensor = numpy_helper.from_array(np.ascontiguousarray(array), name or attr.blob_name.data)
-    return tensor
+    if not array.flags.c_contiguous:
+        array = array.copy(order="C")  # np.ascontiguousarray would turn a scalar into 1-D
+    return numpy_helper.from_array(array, name or attr.blob_name.data)
 
 
 def base_dir_of(path: str | os.PathLike | None) -> Path | None:
