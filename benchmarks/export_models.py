@@ -380,12 +380,17 @@ def fold_small_constants(model) -> None:
     The default limit (8192 input elements) leaves size-dependent leftovers:
     e.g. ViT-B/16's all-zero attention bias is ``Where(const[1,1,197,197])``
     while the small ViT's is folded.  Folding tensors of up to 64K elements
-    makes small and full graphs use the same operators; large weights (such
-    as GPT-2's tied LM-head ``Transpose``) are still left alone.
+    makes small and full graphs use the same operators.  ``Transpose`` is
+    excluded so that no weight gets a second, transposed copy (GPT-2's tied
+    LM head keeps its runtime ``Transpose`` of the embedding table).
     """
     import onnxscript.optimizer
 
-    onnxscript.optimizer.optimize_ir(model, input_size_limit=CONSTANT_FOLD_LIMIT)
+    onnxscript.optimizer.optimize_ir(
+        model,
+        input_size_limit=CONSTANT_FOLD_LIMIT,
+        should_fold=lambda node: False if node.op_type == "Transpose" else None,
+    )
 
 
 def export_model(spec: ExportSpec, path: Path, opset: int) -> None:
@@ -524,8 +529,10 @@ def export_family(name: str, args: argparse.Namespace) -> bool:
     line = (f"{name}: {path} {path.stat().st_size / 1e6:.3f} MB, "
             f"{count_parameters(spec.module) / 1e6:.2f}M params, export {seconds:.1f}s")
     if not args.no_check:
+        start = time.perf_counter()
         stats = check_model(spec, path)
-        line += (f", {stats['nodes']} nodes, rel err {stats['rel_err']:.1e}\n"
+        line += (f", check {time.perf_counter() - start:.1f}s, {stats['nodes']} nodes, "
+                 f"rel err {stats['rel_err']:.1e}\n"
                  f"    inputs {stats['inputs']}\n    ops {' '.join(stats['ops'])}")
     print(line, flush=True)
     return True

@@ -251,17 +251,30 @@ def _parse_blob_data(parser: AttrParser, type: Attribute) -> Blob:
     if hex_text is not None:
         if not hex_text.startswith("0x"):
             parser.raise_error("#qaicc.blob data must be a list of values or a '0x...' hex string")
-        array = np.frombuffer(bytes.fromhex(hex_text[2:]), dtype=dtype)
-        return Blob(array.reshape(shape))
+        try:
+            raw = bytes.fromhex(hex_text[2:])
+        except ValueError:
+            parser.raise_error("#qaicc.blob hex data is not valid hexadecimal")
+        expected = int(np.prod(shape)) * dtype.itemsize
+        if len(raw) != expected:
+            parser.raise_error(f"#qaicc.blob data has {len(raw)} bytes, {type} needs {expected}")
+        return Blob(np.frombuffer(raw, dtype=dtype).reshape(shape))
     if dtype == np.dtype(object):
         values = parser.parse_comma_separated_list(
             parser.Delimiter.SQUARE, lambda: parser.parse_str_literal().encode("utf-8", "surrogateescape")
         )
+        _check_count(parser, len(values), shape, type)
         array = np.empty(len(values), dtype=object)
         array[:] = values
         return Blob(array.reshape(shape))
     values = parser.parse_comma_separated_list(parser.Delimiter.SQUARE, parser.parse_number)
+    _check_count(parser, len(values), shape, type)
     return Blob(np.array(values).astype(dtype).reshape(shape))
+
+
+def _check_count(parser: AttrParser, count: int, shape: tuple[int, ...], type: Attribute) -> None:
+    if count != int(np.prod(shape)):
+        parser.raise_error(f"#qaicc.blob has {count} values, {type} holds {int(np.prod(shape))}")
 
 
 QAICC = Dialect("qaicc", [], [BlobData, DenseBlobAttr])

@@ -15,7 +15,7 @@ def load_model_proto(path: str | os.PathLike) -> onnx.ModelProto:
     """Load an ONNX model without its external data (that is memory-mapped on use)."""
     path = Path(path)
     if not path.exists():
-        raise QaiccError(f"{path}: no such file; check the model path (-m=FILE)")
+        raise QaiccError(f"{path}: no such file; check the model path")
     if path.is_dir():
         raise QaiccError(f"{path}: is a directory, not an ONNX model file")
     try:

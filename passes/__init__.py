@@ -1,0 +1,30 @@
+"""qaicc's passes (installed as ``qaicc.passes``).
+
+``ALL_PASSES`` maps every pipeline name to a factory of its ModulePass class: the
+one registry that ``qaicc-opt``, the ``qaicc`` driver and scripts use. Each pass lives
+in a file named after it, with its test beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.passes import ModulePass
+
+
+def _xdsl_cse() -> type[ModulePass]:
+    from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
+
+    return CommonSubexpressionElimination
+
+
+def _xdsl_dce() -> type[ModulePass]:
+    from xdsl.transforms.dead_code_elimination import DeadCodeElimination
+
+    return DeadCodeElimination
+
+
+ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "cse": _xdsl_cse,
+    "dce": _xdsl_dce,
+}
