@@ -86,7 +86,7 @@ class Blob:
                     "a constant was elided when its IR was printed; print the IR with "
                     "--print-large-constants to keep constant data"
                 )
-            array = np.asarray(self._loader())
+            array = np.asanyarray(self._loader())
             if array.flags.writeable:
                 array = array.view()
                 array.flags.writeable = False
