@@ -153,10 +153,18 @@ def _print_blob_values(printer: Printer, array: np.ndarray) -> None:
         printer.print_string_literal("0x" + array.tobytes().hex().upper())
         return
     if array.dtype.kind == "f":
-        values = [str(x) for x in flat]
+        values = [_float_literal(str(x)) for x in flat]
     else:
         values = [str(int(x)) for x in flat]
     printer.print_string("[" + ", ".join(values) + "]")
+
+
+def _float_literal(text: str) -> str:
+    """MLIR float literals need a '.' before any exponent: 1e-07 -> 1.0e-07."""
+    if "." in text:
+        return text
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}.0{e}{exponent}"
 
 
 def _as_text(value: object) -> str:
