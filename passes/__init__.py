@@ -24,7 +24,14 @@ def _xdsl_dce() -> type[ModulePass]:
     return DeadCodeElimination
 
 
+def _canonicalize() -> type[ModulePass]:
+    from qaicc.passes.canonicalize import CanonicalizePass
+
+    return CanonicalizePass
+
+
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "canonicalize": _canonicalize,
     "cse": _xdsl_cse,
     "dce": _xdsl_dce,
 }

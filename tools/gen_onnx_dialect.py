@@ -27,13 +27,14 @@ from onnx import helper
 
 OUT_PATH = Path(__file__).resolve().parent.parent / "dialects" / "onnx" / "ops.py"
 
-_RESERVED = {
-    "name", "operands", "results", "regions", "properties", "attributes", "successors",
-    "parent", "verify", "verify_", "clone", "traits", "irdl_options", "assembly_format",
-    "create", "build", "print", "parse", "get", "location", "result_types", "operand_types",
-    "node_name", "formal_values", "onnx_attribute", "next_op", "prev_op", "erase", "detach",
-    "walk", "body", "region", "result", "op", "ops", "type",
-}
+def _reserved_names() -> set[str]:
+    """Names an op class already has (xDSL's Operation and qaicc's OnnxOp)."""
+    from qaicc.dialects.onnx.base import OnnxOp
+
+    return set(dir(OnnxOp)) | {"name", "irdl_options", "traits", "assembly_format"}
+
+
+_RESERVED = _reserved_names()
 
 _ATTR_KIND = {
     onnx.defs.OpSchema.AttrType.FLOAT: "FLOAT",
@@ -196,6 +197,8 @@ class _Writer:
             options.append("AttrSizedResultSegments(as_property=True)")
         if options:
             body.append(f"    irdl_options = ({', '.join(options)},)")
+        if op_type not in IMPURE_OPS:
+            body.append("    traits = traits_def(Pure())")
         tc_items = ", ".join(
             f"{k!r}: {self.type_set_name(frozenset(v))}" for k, v in sorted(constraints.items())
         )
@@ -229,8 +232,9 @@ class _Writer:
             "from xdsl.irdl import (",
             "    AttrSizedOperandSegments, AttrSizedResultSegments, irdl_op_definition, operand_def,",
             "    opt_operand_def, opt_prop_def, opt_result_def, prop_def, region_def, result_def,",
-            "    var_operand_def, var_result_def,",
+            "    traits_def, var_operand_def, var_result_def,",
             ")",
+            "from xdsl.traits import Pure",
             "",
             "from qaicc.dialects.onnx.base import OnnxOp",
             "from qaicc.dialects.onnx.signature import Arity, AttrFormal, AttrKind, Formal, OpSignature",
@@ -251,6 +255,13 @@ class _Writer:
         footer += ["}", ""]
         return "\n".join(header + self.lines + footer)
 
+
+# Ops whose results are not a function of their inputs and attributes alone (random
+# number generators; Dropout in training mode), or that run subgraphs: not Pure.
+IMPURE_OPS = {
+    "Bernoulli", "Dropout", "Multinomial", "RandomNormal", "RandomNormalLike",
+    "RandomUniform", "RandomUniformLike", "If", "Loop", "Scan", "SequenceMap",
+}
 
 _OPERAND_DEF = {"SINGLE": "operand_def", "OPTIONAL": "opt_operand_def", "VARIADIC": "var_operand_def"}
 _RESULT_DEF = {"SINGLE": "result_def", "OPTIONAL": "opt_result_def", "VARIADIC": "var_result_def"}

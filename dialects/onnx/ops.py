@@ -14,8 +14,9 @@ from xdsl.ir import Attribute
 from xdsl.irdl import (
     AttrSizedOperandSegments, AttrSizedResultSegments, irdl_op_definition, operand_def,
     opt_operand_def, opt_prop_def, opt_result_def, prop_def, region_def, result_def,
-    var_operand_def, var_result_def,
+    traits_def, var_operand_def, var_result_def,
 )
+from xdsl.traits import Pure
 
 from qaicc.dialects.onnx.base import OnnxOp
 from qaicc.dialects.onnx.signature import Arity, AttrFormal, AttrKind, Formal, OpSignature
@@ -93,6 +94,7 @@ class AbsV1Op(OnnxOp):
     X = operand_def()
     Y = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Abs',
         (1,),
@@ -110,6 +112,7 @@ class AbsOp(OnnxOp):
     name = "onnx.Abs"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Abs',
         (6, 13),
@@ -127,6 +130,7 @@ class AcosOp(OnnxOp):
     name = "onnx.Acos"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Acos',
         (7, 22),
@@ -144,6 +148,7 @@ class AcoshOp(OnnxOp):
     name = "onnx.Acosh"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Acosh',
         (9, 22),
@@ -165,6 +170,7 @@ class AddV1Op(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Add',
         (1,),
@@ -185,6 +191,7 @@ class AddV6Op(OnnxOp):
     C = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Add',
         (6,),
@@ -203,6 +210,7 @@ class AddOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Add',
         (7, 13, 14),
@@ -222,6 +230,7 @@ class AffineGridOp(OnnxOp):
     size = operand_def()
     grid = result_def()
     align_corners = opt_prop_def(IntegerAttr, prop_name='align_corners')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'AffineGrid',
         (20,),
@@ -242,6 +251,7 @@ class AndV1Op(OnnxOp):
     C = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'And',
         (1,),
@@ -260,6 +270,7 @@ class AndOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'And',
         (7,),
@@ -279,6 +290,7 @@ class ArgMaxV1Op(OnnxOp):
     reduced = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ArgMax',
         (1, 11),
@@ -299,6 +311,7 @@ class ArgMaxOp(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     select_last_index = opt_prop_def(IntegerAttr, prop_name='select_last_index')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ArgMax',
         (12, 13),
@@ -318,6 +331,7 @@ class ArgMinV1Op(OnnxOp):
     reduced = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ArgMin',
         (1, 11),
@@ -338,6 +352,7 @@ class ArgMinOp(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     select_last_index = opt_prop_def(IntegerAttr, prop_name='select_last_index')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ArgMin',
         (12, 13),
@@ -355,6 +370,7 @@ class AsinOp(OnnxOp):
     name = "onnx.Asin"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Asin',
         (7, 22),
@@ -372,6 +388,7 @@ class AsinhOp(OnnxOp):
     name = "onnx.Asinh"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Asinh',
         (9, 22),
@@ -389,6 +406,7 @@ class AtanOp(OnnxOp):
     name = "onnx.Atan"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Atan',
         (7, 22),
@@ -406,6 +424,7 @@ class AtanhOp(OnnxOp):
     name = "onnx.Atanh"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Atanh',
         (9, 22),
@@ -439,6 +458,7 @@ class AttentionV23Op(OnnxOp):
     softcap = opt_prop_def(FloatAttr, prop_name='softcap')
     softmax_precision = opt_prop_def(IntegerAttr, prop_name='softmax_precision')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Attention',
         (23,),
@@ -473,6 +493,7 @@ class AttentionV24Op(OnnxOp):
     softcap = opt_prop_def(FloatAttr, prop_name='softcap')
     softmax_precision = opt_prop_def(IntegerAttr, prop_name='softmax_precision')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Attention',
         (24,),
@@ -509,6 +530,7 @@ class AttentionOp(OnnxOp):
     softcap = opt_prop_def(FloatAttr, prop_name='softcap')
     softmax_precision = opt_prop_def(IntegerAttr, prop_name='softmax_precision')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Attention',
         (25,),
@@ -530,6 +552,7 @@ class AveragePoolV1Op(OnnxOp):
     kernel_shape = prop_def(DenseArrayBase, prop_name='kernel_shape')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'AveragePool',
         (1,),
@@ -552,6 +575,7 @@ class AveragePoolV7Op(OnnxOp):
     kernel_shape = prop_def(DenseArrayBase, prop_name='kernel_shape')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'AveragePool',
         (7,),
@@ -575,6 +599,7 @@ class AveragePoolV10Op(OnnxOp):
     kernel_shape = prop_def(DenseArrayBase, prop_name='kernel_shape')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'AveragePool',
         (10, 11),
@@ -599,6 +624,7 @@ class AveragePoolOp(OnnxOp):
     kernel_shape = prop_def(DenseArrayBase, prop_name='kernel_shape')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'AveragePool',
         (19, 22),
@@ -630,6 +656,7 @@ class BatchNormalizationV1Op(OnnxOp):
     momentum = opt_prop_def(FloatAttr, prop_name='momentum')
     spatial = opt_prop_def(IntegerAttr, prop_name='spatial')
     irdl_options = (AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BatchNormalization',
         (1,),
@@ -660,6 +687,7 @@ class BatchNormalizationV6Op(OnnxOp):
     momentum = opt_prop_def(FloatAttr, prop_name='momentum')
     spatial = opt_prop_def(IntegerAttr, prop_name='spatial')
     irdl_options = (AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BatchNormalization',
         (6,),
@@ -689,6 +717,7 @@ class BatchNormalizationV7Op(OnnxOp):
     momentum = opt_prop_def(FloatAttr, prop_name='momentum')
     spatial = opt_prop_def(IntegerAttr, prop_name='spatial')
     irdl_options = (AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BatchNormalization',
         (7,),
@@ -717,6 +746,7 @@ class BatchNormalizationV9Op(OnnxOp):
     epsilon = opt_prop_def(FloatAttr, prop_name='epsilon')
     momentum = opt_prop_def(FloatAttr, prop_name='momentum')
     irdl_options = (AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BatchNormalization',
         (9,),
@@ -744,6 +774,7 @@ class BatchNormalizationOp(OnnxOp):
     momentum = opt_prop_def(FloatAttr, prop_name='momentum')
     training_mode = opt_prop_def(IntegerAttr, prop_name='training_mode')
     irdl_options = (AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BatchNormalization',
         (14, 15),
@@ -781,6 +812,7 @@ class BitCastOp(OnnxOp):
     input = operand_def()
     output = result_def()
     to = prop_def(IntegerAttr, prop_name='to')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BitCast',
         (26,),
@@ -800,6 +832,7 @@ class BitShiftOp(OnnxOp):
     Y = operand_def()
     Z = result_def()
     direction = prop_def(StringAttr, prop_name='direction')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BitShift',
         (11, 28),
@@ -818,6 +851,7 @@ class BitwiseAndOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BitwiseAnd',
         (18,),
@@ -835,6 +869,7 @@ class BitwiseNotOp(OnnxOp):
     name = "onnx.BitwiseNot"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BitwiseNot',
         (18,),
@@ -853,6 +888,7 @@ class BitwiseOrOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BitwiseOr',
         (18,),
@@ -871,6 +907,7 @@ class BitwiseXorOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BitwiseXor',
         (18,),
@@ -890,6 +927,7 @@ class BlackmanWindowOp(OnnxOp):
     output = result_def()
     output_datatype = opt_prop_def(IntegerAttr, prop_name='output_datatype')
     periodic = opt_prop_def(IntegerAttr, prop_name='periodic')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'BlackmanWindow',
         (17,),
@@ -908,6 +946,7 @@ class CastV1Op(OnnxOp):
     input = operand_def()
     output = result_def()
     to = prop_def(IntegerAttr, prop_name='to')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Cast',
         (1, 6, 9, 13),
@@ -927,6 +966,7 @@ class CastV19Op(OnnxOp):
     output = result_def()
     saturate = opt_prop_def(IntegerAttr, prop_name='saturate')
     to = prop_def(IntegerAttr, prop_name='to')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Cast',
         (19, 21, 23),
@@ -947,6 +987,7 @@ class CastOp(OnnxOp):
     round_mode = opt_prop_def(StringAttr, prop_name='round_mode')
     saturate = opt_prop_def(IntegerAttr, prop_name='saturate')
     to = prop_def(IntegerAttr, prop_name='to')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Cast',
         (24, 25, 28),
@@ -965,6 +1006,7 @@ class CastLikeV15Op(OnnxOp):
     input = operand_def()
     target_type = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'CastLike',
         (15,),
@@ -984,6 +1026,7 @@ class CastLikeV19Op(OnnxOp):
     target_type = operand_def()
     output = result_def()
     saturate = opt_prop_def(IntegerAttr, prop_name='saturate')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'CastLike',
         (19, 21, 23),
@@ -1004,6 +1047,7 @@ class CastLikeOp(OnnxOp):
     output = result_def()
     round_mode = opt_prop_def(StringAttr, prop_name='round_mode')
     saturate = opt_prop_def(IntegerAttr, prop_name='saturate')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'CastLike',
         (24, 25),
@@ -1027,6 +1071,7 @@ class CausalConvWithStateOp(OnnxOp):
     present_state = result_def()
     activation = opt_prop_def(StringAttr, prop_name='activation')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'CausalConvWithState',
         (27,),
@@ -1045,6 +1090,7 @@ class CeilV1Op(OnnxOp):
     X = operand_def()
     Y = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Ceil',
         (1,),
@@ -1062,6 +1108,7 @@ class CeilOp(OnnxOp):
     name = "onnx.Ceil"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Ceil',
         (6, 13),
@@ -1080,6 +1127,7 @@ class CeluOp(OnnxOp):
     X = operand_def()
     Y = result_def()
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Celu',
         (12, 28),
@@ -1099,6 +1147,7 @@ class CenterCropPadOp(OnnxOp):
     shape = operand_def()
     output_data = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'CenterCropPad',
         (18,),
@@ -1119,6 +1168,7 @@ class ClipV1Op(OnnxOp):
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
     max = opt_prop_def(FloatAttr, prop_name='max')
     min = opt_prop_def(FloatAttr, prop_name='min')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Clip',
         (1,),
@@ -1138,6 +1188,7 @@ class ClipV6Op(OnnxOp):
     output = result_def()
     max = opt_prop_def(FloatAttr, prop_name='max')
     min = opt_prop_def(FloatAttr, prop_name='min')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Clip',
         (6,),
@@ -1158,6 +1209,7 @@ class ClipOp(OnnxOp):
     max = opt_operand_def()
     output = result_def()
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Clip',
         (11, 12, 13),
@@ -1180,6 +1232,7 @@ class Col2ImOp(OnnxOp):
     dilations = opt_prop_def(DenseArrayBase, prop_name='dilations')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Col2Im',
         (18,),
@@ -1199,6 +1252,7 @@ class CompressOp(OnnxOp):
     condition = operand_def()
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Compress',
         (9, 11, 28),
@@ -1217,6 +1271,7 @@ class ConcatOp(OnnxOp):
     inputs = var_operand_def()
     concat_result = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Concat',
         (1, 4, 11, 13),
@@ -1236,6 +1291,7 @@ class ConcatFromSequenceOp(OnnxOp):
     concat_result = result_def()
     axis = prop_def(IntegerAttr, prop_name='axis')
     new_axis = opt_prop_def(IntegerAttr, prop_name='new_axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ConcatFromSequence',
         (11,),
@@ -1253,6 +1309,7 @@ class ConstantV1Op(OnnxOp):
     name = "onnx.ConstantV1"
     output = result_def()
     value = prop_def(Attribute, prop_name='value')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Constant',
         (1, 9),
@@ -1271,6 +1328,7 @@ class ConstantV11Op(OnnxOp):
     output = result_def()
     sparse_value = opt_prop_def(SparseTensorAttr, prop_name='sparse_value')
     value = opt_prop_def(Attribute, prop_name='value')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Constant',
         (11,),
@@ -1295,6 +1353,7 @@ class ConstantOp(OnnxOp):
     value_ints = opt_prop_def(DenseArrayBase, prop_name='value_ints')
     value_string = opt_prop_def(StringAttr, prop_name='value_string')
     value_strings = opt_prop_def(ArrayAttr, prop_name='value_strings')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Constant',
         (12, 13, 19, 21, 23, 24, 25),
@@ -1313,6 +1372,7 @@ class ConstantOfShapeOp(OnnxOp):
     input = operand_def()
     output = result_def()
     value = opt_prop_def(Attribute, prop_name='value')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ConstantOfShape',
         (9, 20, 21, 23, 24, 25),
@@ -1338,6 +1398,7 @@ class ConvOp(OnnxOp):
     kernel_shape = opt_prop_def(DenseArrayBase, prop_name='kernel_shape')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Conv',
         (1, 11, 22),
@@ -1365,6 +1426,7 @@ class ConvIntegerOp(OnnxOp):
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ConvInteger',
         (10,),
@@ -1392,6 +1454,7 @@ class ConvTransposeOp(OnnxOp):
     output_shape = opt_prop_def(DenseArrayBase, prop_name='output_shape')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ConvTranspose',
         (1, 11, 22),
@@ -1409,6 +1472,7 @@ class CosOp(OnnxOp):
     name = "onnx.Cos"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Cos',
         (7, 22),
@@ -1426,6 +1490,7 @@ class CoshOp(OnnxOp):
     name = "onnx.Cosh"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Cosh',
         (9, 22),
@@ -1446,6 +1511,7 @@ class CumProdOp(OnnxOp):
     y = result_def()
     exclusive = opt_prop_def(IntegerAttr, prop_name='exclusive')
     reverse = opt_prop_def(IntegerAttr, prop_name='reverse')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'CumProd',
         (26,),
@@ -1466,6 +1532,7 @@ class CumSumOp(OnnxOp):
     y = result_def()
     exclusive = opt_prop_def(IntegerAttr, prop_name='exclusive')
     reverse = opt_prop_def(IntegerAttr, prop_name='reverse')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'CumSum',
         (11, 14),
@@ -1487,6 +1554,7 @@ class DFTV17Op(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     inverse = opt_prop_def(IntegerAttr, prop_name='inverse')
     onesided = opt_prop_def(IntegerAttr, prop_name='onesided')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'DFT',
         (17,),
@@ -1509,6 +1577,7 @@ class DFTOp(OnnxOp):
     inverse = opt_prop_def(IntegerAttr, prop_name='inverse')
     onesided = opt_prop_def(IntegerAttr, prop_name='onesided')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'DFT',
         (20,),
@@ -1537,6 +1606,7 @@ class DeformConvOp(OnnxOp):
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'DeformConv',
         (19, 22),
@@ -1555,6 +1625,7 @@ class DepthToSpaceV1Op(OnnxOp):
     input = operand_def()
     output = result_def()
     blocksize = prop_def(IntegerAttr, prop_name='blocksize')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'DepthToSpace',
         (1,),
@@ -1574,6 +1645,7 @@ class DepthToSpaceOp(OnnxOp):
     output = result_def()
     blocksize = prop_def(IntegerAttr, prop_name='blocksize')
     mode = opt_prop_def(StringAttr, prop_name='mode')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'DepthToSpace',
         (11, 13, 28),
@@ -1593,6 +1665,7 @@ class DequantizeLinearV10Op(OnnxOp):
     x_scale = operand_def()
     x_zero_point = opt_operand_def()
     y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'DequantizeLinear',
         (10,),
@@ -1613,6 +1686,7 @@ class DequantizeLinearV13Op(OnnxOp):
     x_zero_point = opt_operand_def()
     y = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'DequantizeLinear',
         (13, 19),
@@ -1634,6 +1708,7 @@ class DequantizeLinearV21Op(OnnxOp):
     y = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     block_size = opt_prop_def(IntegerAttr, prop_name='block_size')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'DequantizeLinear',
         (21,),
@@ -1656,6 +1731,7 @@ class DequantizeLinearOp(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     block_size = opt_prop_def(IntegerAttr, prop_name='block_size')
     output_dtype = opt_prop_def(IntegerAttr, prop_name='output_dtype')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'DequantizeLinear',
         (23, 24, 25, 28),
@@ -1673,6 +1749,7 @@ class DetOp(OnnxOp):
     name = "onnx.Det"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Det',
         (11, 22),
@@ -1694,6 +1771,7 @@ class DivV1Op(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Div',
         (1,),
@@ -1714,6 +1792,7 @@ class DivV6Op(OnnxOp):
     C = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Div',
         (6,),
@@ -1732,6 +1811,7 @@ class DivOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Div',
         (7, 13, 14),
@@ -1833,6 +1913,7 @@ class DynamicQuantizeLinearOp(OnnxOp):
     y = result_def()
     y_scale = result_def()
     y_zero_point = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'DynamicQuantizeLinear',
         (11,),
@@ -1851,6 +1932,7 @@ class EinsumOp(OnnxOp):
     Inputs = var_operand_def()
     Output = result_def()
     equation = prop_def(StringAttr, prop_name='equation')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Einsum',
         (12, 28),
@@ -1870,6 +1952,7 @@ class EluV1Op(OnnxOp):
     Y = result_def()
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Elu',
         (1,),
@@ -1888,6 +1971,7 @@ class EluOp(OnnxOp):
     X = operand_def()
     Y = result_def()
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Elu',
         (6, 22),
@@ -1908,6 +1992,7 @@ class EqualV1Op(OnnxOp):
     C = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Equal',
         (1,),
@@ -1926,6 +2011,7 @@ class EqualOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Equal',
         (7, 11, 13, 19),
@@ -1943,6 +2029,7 @@ class ErfOp(OnnxOp):
     name = "onnx.Erf"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Erf',
         (9, 13),
@@ -1961,6 +2048,7 @@ class ExpV1Op(OnnxOp):
     input = operand_def()
     output = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Exp',
         (1,),
@@ -1978,6 +2066,7 @@ class ExpOp(OnnxOp):
     name = "onnx.Exp"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Exp',
         (6, 13),
@@ -1996,6 +2085,7 @@ class ExpandOp(OnnxOp):
     input = operand_def()
     shape = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Expand',
         (8, 13),
@@ -2015,6 +2105,7 @@ class EyeLikeOp(OnnxOp):
     output = result_def()
     dtype = opt_prop_def(IntegerAttr, prop_name='dtype')
     k = opt_prop_def(IntegerAttr, prop_name='k')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'EyeLike',
         (9, 22),
@@ -2033,6 +2124,7 @@ class FlattenOp(OnnxOp):
     input = operand_def()
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Flatten',
         (1, 9, 11, 13, 21, 23, 24, 25),
@@ -2051,6 +2143,7 @@ class FloorV1Op(OnnxOp):
     X = operand_def()
     Y = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Floor',
         (1,),
@@ -2068,6 +2161,7 @@ class FloorOp(OnnxOp):
     name = "onnx.Floor"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Floor',
         (6, 13),
@@ -2099,6 +2193,7 @@ class GRUV1Op(OnnxOp):
     hidden_size = opt_prop_def(IntegerAttr, prop_name='hidden_size')
     output_sequence = opt_prop_def(IntegerAttr, prop_name='output_sequence')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GRU',
         (1,),
@@ -2131,6 +2226,7 @@ class GRUV3Op(OnnxOp):
     linear_before_reset = opt_prop_def(IntegerAttr, prop_name='linear_before_reset')
     output_sequence = opt_prop_def(IntegerAttr, prop_name='output_sequence')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GRU',
         (3,),
@@ -2162,6 +2258,7 @@ class GRUV7Op(OnnxOp):
     hidden_size = opt_prop_def(IntegerAttr, prop_name='hidden_size')
     linear_before_reset = opt_prop_def(IntegerAttr, prop_name='linear_before_reset')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GRU',
         (7,),
@@ -2194,6 +2291,7 @@ class GRUOp(OnnxOp):
     layout = opt_prop_def(IntegerAttr, prop_name='layout')
     linear_before_reset = opt_prop_def(IntegerAttr, prop_name='linear_before_reset')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GRU',
         (14, 22),
@@ -2213,6 +2311,7 @@ class GatherOp(OnnxOp):
     indices = operand_def()
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Gather',
         (1, 11, 13),
@@ -2232,6 +2331,7 @@ class GatherElementsOp(OnnxOp):
     indices = operand_def()
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GatherElements',
         (11, 13),
@@ -2250,6 +2350,7 @@ class GatherNDV11Op(OnnxOp):
     data = operand_def()
     indices = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GatherND',
         (11,),
@@ -2269,6 +2370,7 @@ class GatherNDOp(OnnxOp):
     indices = operand_def()
     output = result_def()
     batch_dims = opt_prop_def(IntegerAttr, prop_name='batch_dims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GatherND',
         (12, 13),
@@ -2287,6 +2389,7 @@ class GeluOp(OnnxOp):
     X = operand_def()
     Y = result_def()
     approximate = opt_prop_def(StringAttr, prop_name='approximate')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Gelu',
         (20,),
@@ -2311,6 +2414,7 @@ class GemmV1Op(OnnxOp):
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
     transA = opt_prop_def(IntegerAttr, prop_name='transA')
     transB = opt_prop_def(IntegerAttr, prop_name='transB')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Gemm',
         (1, 6),
@@ -2334,6 +2438,7 @@ class GemmV7Op(OnnxOp):
     beta = opt_prop_def(FloatAttr, prop_name='beta')
     transA = opt_prop_def(IntegerAttr, prop_name='transA')
     transB = opt_prop_def(IntegerAttr, prop_name='transB')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Gemm',
         (7, 9),
@@ -2357,6 +2462,7 @@ class GemmOp(OnnxOp):
     beta = opt_prop_def(FloatAttr, prop_name='beta')
     transA = opt_prop_def(IntegerAttr, prop_name='transA')
     transB = opt_prop_def(IntegerAttr, prop_name='transB')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Gemm',
         (11, 13),
@@ -2374,6 +2480,7 @@ class GlobalAveragePoolOp(OnnxOp):
     name = "onnx.GlobalAveragePool"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GlobalAveragePool',
         (1, 22),
@@ -2392,6 +2499,7 @@ class GlobalLpPoolOp(OnnxOp):
     X = operand_def()
     Y = result_def()
     p = opt_prop_def(IntegerAttr, prop_name='p')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GlobalLpPool',
         (1, 2, 22),
@@ -2409,6 +2517,7 @@ class GlobalMaxPoolOp(OnnxOp):
     name = "onnx.GlobalMaxPool"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GlobalMaxPool',
         (1, 22),
@@ -2429,6 +2538,7 @@ class GreaterV1Op(OnnxOp):
     C = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Greater',
         (1,),
@@ -2447,6 +2557,7 @@ class GreaterOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Greater',
         (7, 9, 13),
@@ -2465,6 +2576,7 @@ class GreaterOrEqualOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GreaterOrEqual',
         (12, 16),
@@ -2486,6 +2598,7 @@ class GridSampleOp(OnnxOp):
     align_corners = opt_prop_def(IntegerAttr, prop_name='align_corners')
     mode = opt_prop_def(StringAttr, prop_name='mode')
     padding_mode = opt_prop_def(StringAttr, prop_name='padding_mode')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GridSample',
         (16, 20, 22),
@@ -2507,6 +2620,7 @@ class GroupNormalizationV18Op(OnnxOp):
     Y = result_def()
     epsilon = opt_prop_def(FloatAttr, prop_name='epsilon')
     num_groups = prop_def(IntegerAttr, prop_name='num_groups')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GroupNormalization',
         (18,),
@@ -2529,6 +2643,7 @@ class GroupNormalizationOp(OnnxOp):
     epsilon = opt_prop_def(FloatAttr, prop_name='epsilon')
     num_groups = prop_def(IntegerAttr, prop_name='num_groups')
     stash_type = opt_prop_def(IntegerAttr, prop_name='stash_type')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'GroupNormalization',
         (21,),
@@ -2548,6 +2663,7 @@ class HammingWindowOp(OnnxOp):
     output = result_def()
     output_datatype = opt_prop_def(IntegerAttr, prop_name='output_datatype')
     periodic = opt_prop_def(IntegerAttr, prop_name='periodic')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'HammingWindow',
         (17,),
@@ -2567,6 +2683,7 @@ class HannWindowOp(OnnxOp):
     output = result_def()
     output_datatype = opt_prop_def(IntegerAttr, prop_name='output_datatype')
     periodic = opt_prop_def(IntegerAttr, prop_name='periodic')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'HannWindow',
         (17,),
@@ -2587,6 +2704,7 @@ class HardSigmoidV1Op(OnnxOp):
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
     beta = opt_prop_def(FloatAttr, prop_name='beta')
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'HardSigmoid',
         (1,),
@@ -2606,6 +2724,7 @@ class HardSigmoidOp(OnnxOp):
     Y = result_def()
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
     beta = opt_prop_def(FloatAttr, prop_name='beta')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'HardSigmoid',
         (6, 22),
@@ -2623,6 +2742,7 @@ class HardSwishOp(OnnxOp):
     name = "onnx.HardSwish"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'HardSwish',
         (14, 22),
@@ -2641,6 +2761,7 @@ class HardmaxOp(OnnxOp):
     input = operand_def()
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Hardmax',
         (1, 11, 13),
@@ -2658,6 +2779,7 @@ class IdentityOp(OnnxOp):
     name = "onnx.Identity"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Identity',
         (1, 13, 14, 16, 19, 21, 23, 24, 25),
@@ -2695,6 +2817,7 @@ class ImageDecoderOp(OnnxOp):
     encoded_stream = operand_def()
     image = result_def()
     pixel_format = opt_prop_def(StringAttr, prop_name='pixel_format')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ImageDecoder',
         (20,),
@@ -2716,6 +2839,7 @@ class InstanceNormalizationV1Op(OnnxOp):
     output = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
     epsilon = opt_prop_def(FloatAttr, prop_name='epsilon')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'InstanceNormalization',
         (1,),
@@ -2736,6 +2860,7 @@ class InstanceNormalizationOp(OnnxOp):
     B = operand_def()
     output = result_def()
     epsilon = opt_prop_def(FloatAttr, prop_name='epsilon')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'InstanceNormalization',
         (6, 22),
@@ -2755,6 +2880,7 @@ class IsInfOp(OnnxOp):
     Y = result_def()
     detect_negative = opt_prop_def(IntegerAttr, prop_name='detect_negative')
     detect_positive = opt_prop_def(IntegerAttr, prop_name='detect_positive')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'IsInf',
         (10, 20),
@@ -2772,6 +2898,7 @@ class IsNaNOp(OnnxOp):
     name = "onnx.IsNaN"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'IsNaN',
         (9, 13, 20),
@@ -2793,6 +2920,7 @@ class LRNOp(OnnxOp):
     beta = opt_prop_def(FloatAttr, prop_name='beta')
     bias = opt_prop_def(FloatAttr, prop_name='bias')
     size = prop_def(IntegerAttr, prop_name='size')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LRN',
         (1, 13),
@@ -2828,6 +2956,7 @@ class LSTMV1Op(OnnxOp):
     input_forget = opt_prop_def(IntegerAttr, prop_name='input_forget')
     output_sequence = opt_prop_def(IntegerAttr, prop_name='output_sequence')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LSTM',
         (1,),
@@ -2862,6 +2991,7 @@ class LSTMV7Op(OnnxOp):
     hidden_size = opt_prop_def(IntegerAttr, prop_name='hidden_size')
     input_forget = opt_prop_def(IntegerAttr, prop_name='input_forget')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LSTM',
         (7,),
@@ -2897,6 +3027,7 @@ class LSTMOp(OnnxOp):
     input_forget = opt_prop_def(IntegerAttr, prop_name='input_forget')
     layout = opt_prop_def(IntegerAttr, prop_name='layout')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LSTM',
         (14, 22),
@@ -2922,6 +3053,7 @@ class LayerNormalizationOp(OnnxOp):
     epsilon = opt_prop_def(FloatAttr, prop_name='epsilon')
     stash_type = opt_prop_def(IntegerAttr, prop_name='stash_type')
     irdl_options = (AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LayerNormalization',
         (17,),
@@ -2941,6 +3073,7 @@ class LeakyReluV1Op(OnnxOp):
     Y = result_def()
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LeakyRelu',
         (1,),
@@ -2959,6 +3092,7 @@ class LeakyReluOp(OnnxOp):
     X = operand_def()
     Y = result_def()
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LeakyRelu',
         (6, 16),
@@ -2979,6 +3113,7 @@ class LessV1Op(OnnxOp):
     C = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Less',
         (1,),
@@ -2997,6 +3132,7 @@ class LessOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Less',
         (7, 9, 13),
@@ -3015,6 +3151,7 @@ class LessOrEqualOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LessOrEqual',
         (12, 16),
@@ -3044,6 +3181,7 @@ class LinearAttentionOp(OnnxOp):
     scale = opt_prop_def(FloatAttr, prop_name='scale')
     update_rule = opt_prop_def(StringAttr, prop_name='update_rule')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LinearAttention',
         (27,),
@@ -3062,6 +3200,7 @@ class LogV1Op(OnnxOp):
     input = operand_def()
     output = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Log',
         (1,),
@@ -3079,6 +3218,7 @@ class LogOp(OnnxOp):
     name = "onnx.Log"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Log',
         (6, 13),
@@ -3097,6 +3237,7 @@ class LogSoftmaxOp(OnnxOp):
     input = operand_def()
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LogSoftmax',
         (1, 11, 13),
@@ -3116,14 +3257,14 @@ class LoopOp(OnnxOp):
     cond = opt_operand_def()
     v_initial = var_operand_def()
     v_final_and_scan_outputs = var_result_def()
-    body_ = region_def("single_block")
+    body = region_def("single_block")
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Loop',
         (1, 11, 13, 16, 19, 21, 23, 24, 25),
         (Formal('M', 'M', 'I', Arity.OPTIONAL, True), Formal('cond', 'cond', 'B', Arity.OPTIONAL, True), Formal('v_initial', 'v_initial', 'V', Arity.VARIADIC, False), ),
         (Formal('v_final_and_scan_outputs', 'v_final_and_scan_outputs', 'V', Arity.VARIADIC, False), ),
-        (AttrFormal('body', 'body_', AttrKind.GRAPH, True, None), ),
+        (AttrFormal('body', 'body', AttrKind.GRAPH, True, None), ),
         {'B': _TYPES_5, 'I': _TYPES_4, 'V': _TYPES_34},
     )
 
@@ -3137,6 +3278,7 @@ class LpNormalizationOp(OnnxOp):
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     p = opt_prop_def(IntegerAttr, prop_name='p')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LpNormalization',
         (1, 22),
@@ -3159,6 +3301,7 @@ class LpPoolV1Op(OnnxOp):
     p = opt_prop_def(IntegerAttr, prop_name='p')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LpPool',
         (1, 2, 11),
@@ -3183,6 +3326,7 @@ class LpPoolOp(OnnxOp):
     p = opt_prop_def(IntegerAttr, prop_name='p')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'LpPool',
         (18, 22),
@@ -3201,6 +3345,7 @@ class MatMulOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'MatMul',
         (1, 9, 13),
@@ -3222,6 +3367,7 @@ class MatMulIntegerOp(OnnxOp):
     b_zero_point = opt_operand_def()
     Y = result_def()
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'MatMulInteger',
         (10,),
@@ -3240,6 +3386,7 @@ class MaxV1Op(OnnxOp):
     data_0 = var_operand_def()
     max = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Max',
         (1,),
@@ -3257,6 +3404,7 @@ class MaxOp(OnnxOp):
     name = "onnx.Max"
     data_0 = var_operand_def()
     max = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Max',
         (6, 8, 12, 13),
@@ -3278,6 +3426,7 @@ class MaxPoolV1Op(OnnxOp):
     kernel_shape = prop_def(DenseArrayBase, prop_name='kernel_shape')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'MaxPool',
         (1,),
@@ -3301,6 +3450,7 @@ class MaxPoolV8Op(OnnxOp):
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     storage_order = opt_prop_def(IntegerAttr, prop_name='storage_order')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'MaxPool',
         (8,),
@@ -3326,6 +3476,7 @@ class MaxPoolOp(OnnxOp):
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     storage_order = opt_prop_def(IntegerAttr, prop_name='storage_order')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'MaxPool',
         (10, 11, 12, 22),
@@ -3346,6 +3497,7 @@ class MaxRoiPoolOp(OnnxOp):
     Y = result_def()
     pooled_shape = prop_def(DenseArrayBase, prop_name='pooled_shape')
     spatial_scale = opt_prop_def(FloatAttr, prop_name='spatial_scale')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'MaxRoiPool',
         (1, 22),
@@ -3368,6 +3520,7 @@ class MaxUnpoolOp(OnnxOp):
     kernel_shape = prop_def(DenseArrayBase, prop_name='kernel_shape')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'MaxUnpool',
         (9, 11, 22),
@@ -3386,6 +3539,7 @@ class MeanV1Op(OnnxOp):
     data_0 = var_operand_def()
     mean = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Mean',
         (1,),
@@ -3403,6 +3557,7 @@ class MeanOp(OnnxOp):
     name = "onnx.Mean"
     data_0 = var_operand_def()
     mean = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Mean',
         (6, 8, 13),
@@ -3421,6 +3576,7 @@ class MeanVarianceNormalizationOp(OnnxOp):
     X = operand_def()
     Y = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'MeanVarianceNormalization',
         (9, 13),
@@ -3443,6 +3599,7 @@ class MelWeightMatrixOp(OnnxOp):
     upper_edge_hertz = operand_def()
     output = result_def()
     output_datatype = opt_prop_def(IntegerAttr, prop_name='output_datatype')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'MelWeightMatrix',
         (17,),
@@ -3461,6 +3618,7 @@ class MinV1Op(OnnxOp):
     data_0 = var_operand_def()
     min = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Min',
         (1,),
@@ -3478,6 +3636,7 @@ class MinOp(OnnxOp):
     name = "onnx.Min"
     data_0 = var_operand_def()
     min = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Min',
         (6, 8, 12, 13),
@@ -3495,6 +3654,7 @@ class MishOp(OnnxOp):
     name = "onnx.Mish"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Mish',
         (18, 22),
@@ -3514,6 +3674,7 @@ class ModOp(OnnxOp):
     B = operand_def()
     C = result_def()
     fmod = opt_prop_def(IntegerAttr, prop_name='fmod')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Mod',
         (10, 13, 28),
@@ -3535,6 +3696,7 @@ class MulV1Op(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Mul',
         (1,),
@@ -3555,6 +3717,7 @@ class MulV6Op(OnnxOp):
     C = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Mul',
         (6,),
@@ -3573,6 +3736,7 @@ class MulOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Mul',
         (7, 13, 14),
@@ -3611,6 +3775,7 @@ class NegV1Op(OnnxOp):
     X = operand_def()
     Y = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Neg',
         (1,),
@@ -3628,6 +3793,7 @@ class NegOp(OnnxOp):
     name = "onnx.Neg"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Neg',
         (6, 13),
@@ -3649,6 +3815,7 @@ class NegativeLogLikelihoodLossOp(OnnxOp):
     loss = result_def()
     ignore_index = opt_prop_def(IntegerAttr, prop_name='ignore_index')
     reduction = opt_prop_def(StringAttr, prop_name='reduction')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'NegativeLogLikelihoodLoss',
         (12, 13, 22),
@@ -3672,6 +3839,7 @@ class NonMaxSuppressionOp(OnnxOp):
     selected_indices = result_def()
     center_point_box = opt_prop_def(IntegerAttr, prop_name='center_point_box')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'NonMaxSuppression',
         (10, 11),
@@ -3689,6 +3857,7 @@ class NonZeroOp(OnnxOp):
     name = "onnx.NonZero"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'NonZero',
         (9, 13),
@@ -3706,6 +3875,7 @@ class NotOp(OnnxOp):
     name = "onnx.Not"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Not',
         (1,),
@@ -3726,6 +3896,7 @@ class OneHotOp(OnnxOp):
     values = operand_def()
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'OneHot',
         (9, 11, 28),
@@ -3743,13 +3914,14 @@ class OptionalOp(OnnxOp):
     name = "onnx.Optional"
     input = opt_operand_def()
     output = result_def()
-    type_ = opt_prop_def(TypeProtoAttr, prop_name='type')
+    type = opt_prop_def(TypeProtoAttr, prop_name='type')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Optional',
         (15, 28),
         (Formal('input', 'input', 'V', Arity.OPTIONAL, True), ),
         (Formal('output', 'output', 'O', Arity.SINGLE, True), ),
-        (AttrFormal('type', 'type_', AttrKind.TYPE_PROTO, False, None), ),
+        (AttrFormal('type', 'type', AttrKind.TYPE_PROTO, False, None), ),
         {'O': _TYPES_38, 'V': _TYPES_39},
     )
 
@@ -3761,6 +3933,7 @@ class OptionalGetElementOp(OnnxOp):
     name = "onnx.OptionalGetElement"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'OptionalGetElement',
         (15, 18, 28),
@@ -3778,6 +3951,7 @@ class OptionalHasElementV15Op(OnnxOp):
     name = "onnx.OptionalHasElementV15"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'OptionalHasElement',
         (15,),
@@ -3795,6 +3969,7 @@ class OptionalHasElementOp(OnnxOp):
     name = "onnx.OptionalHasElement"
     input = opt_operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'OptionalHasElement',
         (18, 28),
@@ -3815,6 +3990,7 @@ class OrV1Op(OnnxOp):
     C = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Or',
         (1,),
@@ -3833,6 +4009,7 @@ class OrOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Or',
         (7,),
@@ -3852,6 +4029,7 @@ class PReluV1Op(OnnxOp):
     slope = operand_def()
     Y = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'PRelu',
         (1,),
@@ -3870,6 +4048,7 @@ class PReluOp(OnnxOp):
     X = operand_def()
     slope = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'PRelu',
         (6, 7, 9, 16),
@@ -3890,6 +4069,7 @@ class PadV1Op(OnnxOp):
     mode = opt_prop_def(StringAttr, prop_name='mode')
     paddings = prop_def(DenseArrayBase, prop_name='paddings')
     value = opt_prop_def(FloatAttr, prop_name='value')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Pad',
         (1,),
@@ -3910,6 +4090,7 @@ class PadV2Op(OnnxOp):
     mode = opt_prop_def(StringAttr, prop_name='mode')
     pads = prop_def(DenseArrayBase, prop_name='pads')
     value = opt_prop_def(FloatAttr, prop_name='value')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Pad',
         (2,),
@@ -3930,6 +4111,7 @@ class PadV11Op(OnnxOp):
     constant_value = opt_operand_def()
     output = result_def()
     mode = opt_prop_def(StringAttr, prop_name='mode')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Pad',
         (11, 13),
@@ -3952,6 +4134,7 @@ class PadOp(OnnxOp):
     output = result_def()
     mode = opt_prop_def(StringAttr, prop_name='mode')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Pad',
         (18, 19, 21, 23, 24, 25),
@@ -3972,6 +4155,7 @@ class PowV1Op(OnnxOp):
     Z = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Pow',
         (1,),
@@ -3990,6 +4174,7 @@ class PowOp(OnnxOp):
     X = operand_def()
     Y = operand_def()
     Z = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Pow',
         (7, 12, 13, 15),
@@ -4021,6 +4206,7 @@ class QLinearConvOp(OnnxOp):
     kernel_shape = opt_prop_def(DenseArrayBase, prop_name='kernel_shape')
     pads = opt_prop_def(DenseArrayBase, prop_name='pads')
     strides = opt_prop_def(DenseArrayBase, prop_name='strides')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'QLinearConv',
         (10,),
@@ -4045,6 +4231,7 @@ class QLinearMatMulOp(OnnxOp):
     y_scale = operand_def()
     y_zero_point = operand_def()
     y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'QLinearMatMul',
         (10, 21),
@@ -4064,6 +4251,7 @@ class QuantizeLinearV10Op(OnnxOp):
     y_scale = operand_def()
     y_zero_point = opt_operand_def()
     y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'QuantizeLinear',
         (10,),
@@ -4084,6 +4272,7 @@ class QuantizeLinearV13Op(OnnxOp):
     y_zero_point = opt_operand_def()
     y = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'QuantizeLinear',
         (13,),
@@ -4105,6 +4294,7 @@ class QuantizeLinearV19Op(OnnxOp):
     y = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     saturate = opt_prop_def(IntegerAttr, prop_name='saturate')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'QuantizeLinear',
         (19,),
@@ -4128,6 +4318,7 @@ class QuantizeLinearV21Op(OnnxOp):
     block_size = opt_prop_def(IntegerAttr, prop_name='block_size')
     output_dtype = opt_prop_def(IntegerAttr, prop_name='output_dtype')
     saturate = opt_prop_def(IntegerAttr, prop_name='saturate')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'QuantizeLinear',
         (21,),
@@ -4152,6 +4343,7 @@ class QuantizeLinearOp(OnnxOp):
     output_dtype = opt_prop_def(IntegerAttr, prop_name='output_dtype')
     precision = opt_prop_def(IntegerAttr, prop_name='precision')
     saturate = opt_prop_def(IntegerAttr, prop_name='saturate')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'QuantizeLinear',
         (23, 24, 25, 28),
@@ -4173,6 +4365,7 @@ class RMSNormalizationOp(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     epsilon = opt_prop_def(FloatAttr, prop_name='epsilon')
     stash_type = opt_prop_def(IntegerAttr, prop_name='stash_type')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'RMSNormalization',
         (23,),
@@ -4204,6 +4397,7 @@ class RNNV1Op(OnnxOp):
     hidden_size = opt_prop_def(IntegerAttr, prop_name='hidden_size')
     output_sequence = opt_prop_def(IntegerAttr, prop_name='output_sequence')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'RNN',
         (1,),
@@ -4234,6 +4428,7 @@ class RNNV7Op(OnnxOp):
     direction = opt_prop_def(StringAttr, prop_name='direction')
     hidden_size = opt_prop_def(IntegerAttr, prop_name='hidden_size')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'RNN',
         (7,),
@@ -4265,6 +4460,7 @@ class RNNOp(OnnxOp):
     hidden_size = opt_prop_def(IntegerAttr, prop_name='hidden_size')
     layout = opt_prop_def(IntegerAttr, prop_name='layout')
     irdl_options = (AttrSizedOperandSegments(as_property=True), AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'RNN',
         (14, 22),
@@ -4368,6 +4564,7 @@ class RangeV11Op(OnnxOp):
     limit = operand_def()
     delta = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Range',
         (11,),
@@ -4388,6 +4585,7 @@ class RangeOp(OnnxOp):
     delta = operand_def()
     output = result_def()
     stash_type = opt_prop_def(IntegerAttr, prop_name='stash_type')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Range',
         (27,),
@@ -4406,6 +4604,7 @@ class ReciprocalV1Op(OnnxOp):
     X = operand_def()
     Y = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Reciprocal',
         (1,),
@@ -4423,6 +4622,7 @@ class ReciprocalOp(OnnxOp):
     name = "onnx.Reciprocal"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Reciprocal',
         (6, 13),
@@ -4442,6 +4642,7 @@ class ReduceL1V1Op(OnnxOp):
     reduced = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceL1',
         (1, 11, 13),
@@ -4462,6 +4663,7 @@ class ReduceL1Op(OnnxOp):
     reduced = result_def()
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     noop_with_empty_axes = opt_prop_def(IntegerAttr, prop_name='noop_with_empty_axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceL1',
         (18,),
@@ -4481,6 +4683,7 @@ class ReduceL2V1Op(OnnxOp):
     reduced = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceL2',
         (1, 11, 13),
@@ -4501,6 +4704,7 @@ class ReduceL2Op(OnnxOp):
     reduced = result_def()
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     noop_with_empty_axes = opt_prop_def(IntegerAttr, prop_name='noop_with_empty_axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceL2',
         (18,),
@@ -4520,6 +4724,7 @@ class ReduceLogSumV1Op(OnnxOp):
     reduced = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceLogSum',
         (1, 11, 13),
@@ -4540,6 +4745,7 @@ class ReduceLogSumOp(OnnxOp):
     reduced = result_def()
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     noop_with_empty_axes = opt_prop_def(IntegerAttr, prop_name='noop_with_empty_axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceLogSum',
         (18, 28),
@@ -4559,6 +4765,7 @@ class ReduceLogSumExpV1Op(OnnxOp):
     reduced = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceLogSumExp',
         (1, 11, 13),
@@ -4579,6 +4786,7 @@ class ReduceLogSumExpOp(OnnxOp):
     reduced = result_def()
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     noop_with_empty_axes = opt_prop_def(IntegerAttr, prop_name='noop_with_empty_axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceLogSumExp',
         (18, 28),
@@ -4598,6 +4806,7 @@ class ReduceMaxV1Op(OnnxOp):
     reduced = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceMax',
         (1, 11, 12, 13),
@@ -4618,6 +4827,7 @@ class ReduceMaxOp(OnnxOp):
     reduced = result_def()
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     noop_with_empty_axes = opt_prop_def(IntegerAttr, prop_name='noop_with_empty_axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceMax',
         (18, 20),
@@ -4637,6 +4847,7 @@ class ReduceMeanV1Op(OnnxOp):
     reduced = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceMean',
         (1, 11, 13),
@@ -4657,6 +4868,7 @@ class ReduceMeanOp(OnnxOp):
     reduced = result_def()
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     noop_with_empty_axes = opt_prop_def(IntegerAttr, prop_name='noop_with_empty_axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceMean',
         (18,),
@@ -4676,6 +4888,7 @@ class ReduceMinV1Op(OnnxOp):
     reduced = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceMin',
         (1, 11, 12, 13),
@@ -4696,6 +4909,7 @@ class ReduceMinOp(OnnxOp):
     reduced = result_def()
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     noop_with_empty_axes = opt_prop_def(IntegerAttr, prop_name='noop_with_empty_axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceMin',
         (18, 20),
@@ -4715,6 +4929,7 @@ class ReduceProdV1Op(OnnxOp):
     reduced = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceProd',
         (1, 11, 13),
@@ -4735,6 +4950,7 @@ class ReduceProdOp(OnnxOp):
     reduced = result_def()
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     noop_with_empty_axes = opt_prop_def(IntegerAttr, prop_name='noop_with_empty_axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceProd',
         (18,),
@@ -4754,6 +4970,7 @@ class ReduceSumV1Op(OnnxOp):
     reduced = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceSum',
         (1, 11),
@@ -4774,6 +4991,7 @@ class ReduceSumOp(OnnxOp):
     reduced = result_def()
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     noop_with_empty_axes = opt_prop_def(IntegerAttr, prop_name='noop_with_empty_axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceSum',
         (13,),
@@ -4793,6 +5011,7 @@ class ReduceSumSquareV1Op(OnnxOp):
     reduced = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceSumSquare',
         (1, 11, 13),
@@ -4813,6 +5032,7 @@ class ReduceSumSquareOp(OnnxOp):
     reduced = result_def()
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
     noop_with_empty_axes = opt_prop_def(IntegerAttr, prop_name='noop_with_empty_axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReduceSumSquare',
         (18,),
@@ -4831,6 +5051,7 @@ class RegexFullMatchOp(OnnxOp):
     X = operand_def()
     Y = result_def()
     pattern = opt_prop_def(StringAttr, prop_name='pattern')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'RegexFullMatch',
         (20,),
@@ -4849,6 +5070,7 @@ class ReluV1Op(OnnxOp):
     X = operand_def()
     Y = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Relu',
         (1,),
@@ -4866,6 +5088,7 @@ class ReluOp(OnnxOp):
     name = "onnx.Relu"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Relu',
         (6, 13, 14),
@@ -4885,6 +5108,7 @@ class ReshapeV1Op(OnnxOp):
     reshaped = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
     shape = opt_prop_def(DenseArrayBase, prop_name='shape')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Reshape',
         (1,),
@@ -4903,6 +5127,7 @@ class ReshapeV5Op(OnnxOp):
     data = operand_def()
     shape = operand_def()
     reshaped = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Reshape',
         (5, 13),
@@ -4922,6 +5147,7 @@ class ReshapeOp(OnnxOp):
     shape = operand_def()
     reshaped = result_def()
     allowzero = opt_prop_def(IntegerAttr, prop_name='allowzero')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Reshape',
         (14, 19, 21, 23, 24, 25),
@@ -4941,6 +5167,7 @@ class ResizeV10Op(OnnxOp):
     scales = operand_def()
     Y = result_def()
     mode = opt_prop_def(StringAttr, prop_name='mode')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Resize',
         (10,),
@@ -4967,6 +5194,7 @@ class ResizeV11Op(OnnxOp):
     extrapolation_value = opt_prop_def(FloatAttr, prop_name='extrapolation_value')
     mode = opt_prop_def(StringAttr, prop_name='mode')
     nearest_mode = opt_prop_def(StringAttr, prop_name='nearest_mode')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Resize',
         (11,),
@@ -4994,6 +5222,7 @@ class ResizeV13Op(OnnxOp):
     mode = opt_prop_def(StringAttr, prop_name='mode')
     nearest_mode = opt_prop_def(StringAttr, prop_name='nearest_mode')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Resize',
         (13,),
@@ -5024,6 +5253,7 @@ class ResizeOp(OnnxOp):
     mode = opt_prop_def(StringAttr, prop_name='mode')
     nearest_mode = opt_prop_def(StringAttr, prop_name='nearest_mode')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Resize',
         (18, 19),
@@ -5044,6 +5274,7 @@ class ReverseSequenceOp(OnnxOp):
     Y = result_def()
     batch_axis = opt_prop_def(IntegerAttr, prop_name='batch_axis')
     time_axis = opt_prop_def(IntegerAttr, prop_name='time_axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ReverseSequence',
         (10, 28),
@@ -5068,6 +5299,7 @@ class RoiAlignV10Op(OnnxOp):
     output_width = opt_prop_def(IntegerAttr, prop_name='output_width')
     sampling_ratio = opt_prop_def(IntegerAttr, prop_name='sampling_ratio')
     spatial_scale = opt_prop_def(FloatAttr, prop_name='spatial_scale')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'RoiAlign',
         (10,),
@@ -5093,6 +5325,7 @@ class RoiAlignOp(OnnxOp):
     output_width = opt_prop_def(IntegerAttr, prop_name='output_width')
     sampling_ratio = opt_prop_def(IntegerAttr, prop_name='sampling_ratio')
     spatial_scale = opt_prop_def(FloatAttr, prop_name='spatial_scale')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'RoiAlign',
         (16, 22),
@@ -5116,6 +5349,7 @@ class RotaryEmbeddingOp(OnnxOp):
     interleaved = opt_prop_def(IntegerAttr, prop_name='interleaved')
     num_heads = opt_prop_def(IntegerAttr, prop_name='num_heads')
     rotary_embedding_dim = opt_prop_def(IntegerAttr, prop_name='rotary_embedding_dim')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'RotaryEmbedding',
         (23,),
@@ -5133,6 +5367,7 @@ class RoundOp(OnnxOp):
     name = "onnx.Round"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Round',
         (11, 22),
@@ -5155,6 +5390,7 @@ class STFTOp(OnnxOp):
     output = result_def()
     onesided = opt_prop_def(IntegerAttr, prop_name='onesided')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'STFT',
         (17,),
@@ -5173,7 +5409,7 @@ class ScanV8Op(OnnxOp):
     sequence_lens = opt_operand_def()
     initial_state_and_scan_inputs = var_operand_def()
     final_state_and_scan_outputs = var_result_def()
-    body_ = region_def("single_block")
+    body = region_def("single_block")
     directions = opt_prop_def(DenseArrayBase, prop_name='directions')
     num_scan_inputs = prop_def(IntegerAttr, prop_name='num_scan_inputs')
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
@@ -5182,7 +5418,7 @@ class ScanV8Op(OnnxOp):
         (8,),
         (Formal('sequence_lens', 'sequence_lens', 'I', Arity.OPTIONAL, True), Formal('initial_state_and_scan_inputs', 'initial_state_and_scan_inputs', 'V', Arity.VARIADIC, False), ),
         (Formal('final_state_and_scan_outputs', 'final_state_and_scan_outputs', 'V', Arity.VARIADIC, False), ),
-        (AttrFormal('body', 'body_', AttrKind.GRAPH, True, None), AttrFormal('directions', 'directions', AttrKind.INTS, False, None), AttrFormal('num_scan_inputs', 'num_scan_inputs', AttrKind.INT, True, None), ),
+        (AttrFormal('body', 'body', AttrKind.GRAPH, True, None), AttrFormal('directions', 'directions', AttrKind.INTS, False, None), AttrFormal('num_scan_inputs', 'num_scan_inputs', AttrKind.INT, True, None), ),
         {'I': _TYPES_4, 'V': _TYPES_18},
     )
 
@@ -5194,7 +5430,7 @@ class ScanOp(OnnxOp):
     name = "onnx.Scan"
     initial_state_and_scan_inputs = var_operand_def()
     final_state_and_scan_outputs = var_result_def()
-    body_ = region_def("single_block")
+    body = region_def("single_block")
     num_scan_inputs = prop_def(IntegerAttr, prop_name='num_scan_inputs')
     scan_input_axes = opt_prop_def(DenseArrayBase, prop_name='scan_input_axes')
     scan_input_directions = opt_prop_def(DenseArrayBase, prop_name='scan_input_directions')
@@ -5205,7 +5441,7 @@ class ScanOp(OnnxOp):
         (9, 11, 16, 19, 21, 23, 24, 25),
         (Formal('initial_state_and_scan_inputs', 'initial_state_and_scan_inputs', 'V', Arity.VARIADIC, False), ),
         (Formal('final_state_and_scan_outputs', 'final_state_and_scan_outputs', 'V', Arity.VARIADIC, False), ),
-        (AttrFormal('body', 'body_', AttrKind.GRAPH, True, None), AttrFormal('num_scan_inputs', 'num_scan_inputs', AttrKind.INT, True, None), AttrFormal('scan_input_axes', 'scan_input_axes', AttrKind.INTS, False, None), AttrFormal('scan_input_directions', 'scan_input_directions', AttrKind.INTS, False, None), AttrFormal('scan_output_axes', 'scan_output_axes', AttrKind.INTS, False, None), AttrFormal('scan_output_directions', 'scan_output_directions', AttrKind.INTS, False, None), ),
+        (AttrFormal('body', 'body', AttrKind.GRAPH, True, None), AttrFormal('num_scan_inputs', 'num_scan_inputs', AttrKind.INT, True, None), AttrFormal('scan_input_axes', 'scan_input_axes', AttrKind.INTS, False, None), AttrFormal('scan_input_directions', 'scan_input_directions', AttrKind.INTS, False, None), AttrFormal('scan_output_axes', 'scan_output_axes', AttrKind.INTS, False, None), AttrFormal('scan_output_directions', 'scan_output_directions', AttrKind.INTS, False, None), ),
         {'V': _TYPES_19},
     )
 
@@ -5220,6 +5456,7 @@ class ScatterOp(OnnxOp):
     updates = operand_def()
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Scatter',
         (9, 11),
@@ -5240,6 +5477,7 @@ class ScatterElementsV11Op(OnnxOp):
     updates = operand_def()
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ScatterElements',
         (11, 13),
@@ -5261,6 +5499,7 @@ class ScatterElementsOp(OnnxOp):
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     reduction = opt_prop_def(StringAttr, prop_name='reduction')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ScatterElements',
         (16, 18),
@@ -5280,6 +5519,7 @@ class ScatterNDV11Op(OnnxOp):
     indices = operand_def()
     updates = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ScatterND',
         (11, 13),
@@ -5300,6 +5540,7 @@ class ScatterNDOp(OnnxOp):
     updates = operand_def()
     output = result_def()
     reduction = opt_prop_def(StringAttr, prop_name='reduction')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ScatterND',
         (16, 18),
@@ -5320,6 +5561,7 @@ class SeluV1Op(OnnxOp):
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
     gamma = opt_prop_def(FloatAttr, prop_name='gamma')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Selu',
         (1,),
@@ -5339,6 +5581,7 @@ class SeluOp(OnnxOp):
     Y = result_def()
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
     gamma = opt_prop_def(FloatAttr, prop_name='gamma')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Selu',
         (6, 22),
@@ -5357,6 +5600,7 @@ class SequenceAtOp(OnnxOp):
     input_sequence = operand_def()
     position = operand_def()
     tensor = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SequenceAt',
         (11,),
@@ -5374,6 +5618,7 @@ class SequenceConstructOp(OnnxOp):
     name = "onnx.SequenceConstruct"
     inputs = var_operand_def()
     output_sequence = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SequenceConstruct',
         (11,),
@@ -5391,6 +5636,7 @@ class SequenceEmptyOp(OnnxOp):
     name = "onnx.SequenceEmpty"
     output = result_def()
     dtype = opt_prop_def(IntegerAttr, prop_name='dtype')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SequenceEmpty',
         (11,),
@@ -5409,6 +5655,7 @@ class SequenceEraseOp(OnnxOp):
     input_sequence = operand_def()
     position = opt_operand_def()
     output_sequence = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SequenceErase',
         (11,),
@@ -5428,6 +5675,7 @@ class SequenceInsertOp(OnnxOp):
     tensor = operand_def()
     position = opt_operand_def()
     output_sequence = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SequenceInsert',
         (11,),
@@ -5445,6 +5693,7 @@ class SequenceLengthOp(OnnxOp):
     name = "onnx.SequenceLength"
     input_sequence = operand_def()
     length = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SequenceLength',
         (11,),
@@ -5463,13 +5712,13 @@ class SequenceMapOp(OnnxOp):
     input_sequence = operand_def()
     additional_inputs = var_operand_def()
     out_sequence = var_result_def()
-    body_ = region_def("single_block")
+    body = region_def("single_block")
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SequenceMap',
         (17,),
         (Formal('input_sequence', 'input_sequence', 'S', Arity.SINGLE, True), Formal('additional_inputs', 'additional_inputs', 'V', Arity.VARIADIC, False), ),
         (Formal('out_sequence', 'out_sequence', 'S', Arity.VARIADIC, False), ),
-        (AttrFormal('body', 'body_', AttrKind.GRAPH, True, None), ),
+        (AttrFormal('body', 'body', AttrKind.GRAPH, True, None), ),
         {'S': _TYPES_17, 'V': _TYPES_54},
     )
 
@@ -5481,6 +5730,7 @@ class ShapeV1Op(OnnxOp):
     name = "onnx.ShapeV1"
     data = operand_def()
     shape = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Shape',
         (1, 13),
@@ -5500,6 +5750,7 @@ class ShapeOp(OnnxOp):
     shape = result_def()
     end = opt_prop_def(IntegerAttr, prop_name='end')
     start = opt_prop_def(IntegerAttr, prop_name='start')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Shape',
         (15, 19, 21, 23, 24, 25),
@@ -5519,6 +5770,7 @@ class ShrinkOp(OnnxOp):
     output = result_def()
     bias = opt_prop_def(FloatAttr, prop_name='bias')
     lambd = opt_prop_def(FloatAttr, prop_name='lambd')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Shrink',
         (9,),
@@ -5537,6 +5789,7 @@ class SigmoidV1Op(OnnxOp):
     X = operand_def()
     Y = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sigmoid',
         (1,),
@@ -5554,6 +5807,7 @@ class SigmoidOp(OnnxOp):
     name = "onnx.Sigmoid"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sigmoid',
         (6, 13),
@@ -5571,6 +5825,7 @@ class SignOp(OnnxOp):
     name = "onnx.Sign"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sign',
         (9, 13),
@@ -5588,6 +5843,7 @@ class SinOp(OnnxOp):
     name = "onnx.Sin"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sin',
         (7, 22),
@@ -5605,6 +5861,7 @@ class SinhOp(OnnxOp):
     name = "onnx.Sinh"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sinh',
         (9, 22),
@@ -5622,6 +5879,7 @@ class SizeOp(OnnxOp):
     name = "onnx.Size"
     data = operand_def()
     size = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Size',
         (1, 13, 19, 21, 23, 24, 25),
@@ -5642,6 +5900,7 @@ class SliceV1Op(OnnxOp):
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
     ends = prop_def(DenseArrayBase, prop_name='ends')
     starts = prop_def(DenseArrayBase, prop_name='starts')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Slice',
         (1,),
@@ -5664,6 +5923,7 @@ class SliceOp(OnnxOp):
     steps = opt_operand_def()
     output = result_def()
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Slice',
         (10, 11, 13),
@@ -5682,6 +5942,7 @@ class SoftmaxOp(OnnxOp):
     input = operand_def()
     output = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Softmax',
         (1, 11, 13),
@@ -5704,6 +5965,7 @@ class SoftmaxCrossEntropyLossOp(OnnxOp):
     log_prob = opt_result_def()
     ignore_index = opt_prop_def(IntegerAttr, prop_name='ignore_index')
     reduction = opt_prop_def(StringAttr, prop_name='reduction')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SoftmaxCrossEntropyLoss',
         (12, 13),
@@ -5721,6 +5983,7 @@ class SoftplusOp(OnnxOp):
     name = "onnx.Softplus"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Softplus',
         (1, 22),
@@ -5738,6 +6001,7 @@ class SoftsignOp(OnnxOp):
     name = "onnx.Softsign"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Softsign',
         (1, 22),
@@ -5756,6 +6020,7 @@ class SpaceToDepthV1Op(OnnxOp):
     input = operand_def()
     output = result_def()
     blocksize = prop_def(IntegerAttr, prop_name='blocksize')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SpaceToDepth',
         (1, 13),
@@ -5775,6 +6040,7 @@ class SpaceToDepthOp(OnnxOp):
     output = result_def()
     blocksize = prop_def(IntegerAttr, prop_name='blocksize')
     mode = opt_prop_def(StringAttr, prop_name='mode')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SpaceToDepth',
         (28,),
@@ -5795,6 +6061,7 @@ class SplitV1Op(OnnxOp):
     outputs___ = var_result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     split_ = opt_prop_def(DenseArrayBase, prop_name='split')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Split',
         (1,),
@@ -5814,6 +6081,7 @@ class SplitV2Op(OnnxOp):
     outputs = var_result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     split = opt_prop_def(DenseArrayBase, prop_name='split')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Split',
         (2, 11),
@@ -5833,6 +6101,7 @@ class SplitV13Op(OnnxOp):
     split = opt_operand_def()
     outputs = var_result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Split',
         (13,),
@@ -5853,6 +6122,7 @@ class SplitOp(OnnxOp):
     outputs = var_result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     num_outputs = opt_prop_def(IntegerAttr, prop_name='num_outputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Split',
         (18,),
@@ -5873,6 +6143,7 @@ class SplitToSequenceOp(OnnxOp):
     output_sequence = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     keepdims = opt_prop_def(IntegerAttr, prop_name='keepdims')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SplitToSequence',
         (11, 24),
@@ -5891,6 +6162,7 @@ class SqrtV1Op(OnnxOp):
     X = operand_def()
     Y = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sqrt',
         (1,),
@@ -5908,6 +6180,7 @@ class SqrtOp(OnnxOp):
     name = "onnx.Sqrt"
     X = operand_def()
     Y = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sqrt',
         (6, 13),
@@ -5926,6 +6199,7 @@ class SqueezeV1Op(OnnxOp):
     data = operand_def()
     squeezed = result_def()
     axes = opt_prop_def(DenseArrayBase, prop_name='axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Squeeze',
         (1, 11),
@@ -5944,6 +6218,7 @@ class SqueezeOp(OnnxOp):
     data = operand_def()
     axes = opt_operand_def()
     squeezed = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Squeeze',
         (13, 21, 23, 24, 25),
@@ -5962,6 +6237,7 @@ class StringConcatOp(OnnxOp):
     X = operand_def()
     Y = operand_def()
     Z = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'StringConcat',
         (20,),
@@ -5983,6 +6259,7 @@ class StringNormalizerOp(OnnxOp):
     is_case_sensitive = opt_prop_def(IntegerAttr, prop_name='is_case_sensitive')
     locale = opt_prop_def(StringAttr, prop_name='locale')
     stopwords = opt_prop_def(ArrayAttr, prop_name='stopwords')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'StringNormalizer',
         (10,),
@@ -6003,6 +6280,7 @@ class StringSplitOp(OnnxOp):
     Z = result_def()
     delimiter = opt_prop_def(StringAttr, prop_name='delimiter')
     maxsplit = opt_prop_def(IntegerAttr, prop_name='maxsplit')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'StringSplit',
         (20,),
@@ -6024,6 +6302,7 @@ class SubV1Op(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sub',
         (1,),
@@ -6044,6 +6323,7 @@ class SubV6Op(OnnxOp):
     C = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sub',
         (6,),
@@ -6062,6 +6342,7 @@ class SubOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sub',
         (7, 13, 14),
@@ -6080,6 +6361,7 @@ class SumV1Op(OnnxOp):
     data_0 = var_operand_def()
     sum = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sum',
         (1,),
@@ -6097,6 +6379,7 @@ class SumOp(OnnxOp):
     name = "onnx.Sum"
     data_0 = var_operand_def()
     sum = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Sum',
         (6, 8, 13),
@@ -6116,6 +6399,7 @@ class SwiGLUOp(OnnxOp):
     B = operand_def()
     Y = result_def()
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'SwiGLU',
         (28,),
@@ -6134,6 +6418,7 @@ class SwishOp(OnnxOp):
     X = operand_def()
     Y = result_def()
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Swish',
         (24,),
@@ -6151,6 +6436,7 @@ class TanOp(OnnxOp):
     name = "onnx.Tan"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Tan',
         (7, 22),
@@ -6169,6 +6455,7 @@ class TanhV1Op(OnnxOp):
     input = operand_def()
     output = result_def()
     consumed_inputs = opt_prop_def(DenseArrayBase, prop_name='consumed_inputs')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Tanh',
         (1,),
@@ -6186,6 +6473,7 @@ class TanhOp(OnnxOp):
     name = "onnx.Tanh"
     input = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Tanh',
         (6, 13),
@@ -6207,6 +6495,7 @@ class TensorScatterOp(OnnxOp):
     present_cache = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     mode = opt_prop_def(StringAttr, prop_name='mode')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'TensorScatter',
         (24,),
@@ -6233,6 +6522,7 @@ class TfIdfVectorizerOp(OnnxOp):
     pool_int64s = opt_prop_def(DenseArrayBase, prop_name='pool_int64s')
     pool_strings = opt_prop_def(ArrayAttr, prop_name='pool_strings')
     weights = opt_prop_def(DenseArrayBase, prop_name='weights')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'TfIdfVectorizer',
         (9,),
@@ -6251,6 +6541,7 @@ class ThresholdedReluOp(OnnxOp):
     X = operand_def()
     Y = result_def()
     alpha = opt_prop_def(FloatAttr, prop_name='alpha')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'ThresholdedRelu',
         (10, 22),
@@ -6270,6 +6561,7 @@ class TileV1Op(OnnxOp):
     tiles = operand_def()
     axis = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Tile',
         (1,),
@@ -6288,6 +6580,7 @@ class TileOp(OnnxOp):
     input = operand_def()
     repeats = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Tile',
         (6, 13),
@@ -6308,6 +6601,7 @@ class TopKV1Op(OnnxOp):
     Indices = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     k = prop_def(IntegerAttr, prop_name='k')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'TopK',
         (1,),
@@ -6328,6 +6622,7 @@ class TopKV10Op(OnnxOp):
     Values = result_def()
     Indices = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'TopK',
         (10,),
@@ -6350,6 +6645,7 @@ class TopKOp(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     largest = opt_prop_def(IntegerAttr, prop_name='largest')
     sorted = opt_prop_def(IntegerAttr, prop_name='sorted')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'TopK',
         (11, 24),
@@ -6368,6 +6664,7 @@ class TransposeOp(OnnxOp):
     data = operand_def()
     transposed = result_def()
     perm = opt_prop_def(DenseArrayBase, prop_name='perm')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Transpose',
         (1, 13, 21, 23, 24, 25),
@@ -6387,6 +6684,7 @@ class TriluOp(OnnxOp):
     k = opt_operand_def()
     output = result_def()
     upper = opt_prop_def(IntegerAttr, prop_name='upper')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Trilu',
         (14,),
@@ -6410,6 +6708,7 @@ class UniqueOp(OnnxOp):
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     sorted = opt_prop_def(IntegerAttr, prop_name='sorted')
     irdl_options = (AttrSizedResultSegments(as_property=True),)
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Unique',
         (11, 28),
@@ -6428,6 +6727,7 @@ class UnsqueezeV1Op(OnnxOp):
     data = operand_def()
     expanded = result_def()
     axes = prop_def(DenseArrayBase, prop_name='axes')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Unsqueeze',
         (1, 11),
@@ -6446,6 +6746,7 @@ class UnsqueezeOp(OnnxOp):
     data = operand_def()
     axes = operand_def()
     expanded = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Unsqueeze',
         (13, 21, 23, 24, 25),
@@ -6466,6 +6767,7 @@ class UpsampleV1Op(OnnxOp):
     height_scale = prop_def(FloatAttr, prop_name='height_scale')
     mode = opt_prop_def(StringAttr, prop_name='mode')
     width_scale = prop_def(FloatAttr, prop_name='width_scale')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Upsample',
         (1,),
@@ -6485,6 +6787,7 @@ class UpsampleV7Op(OnnxOp):
     Y = result_def()
     mode = opt_prop_def(StringAttr, prop_name='mode')
     scales = prop_def(DenseArrayBase, prop_name='scales')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Upsample',
         (7,),
@@ -6504,6 +6807,7 @@ class UpsampleOp(OnnxOp):
     scales = operand_def()
     Y = result_def()
     mode = opt_prop_def(StringAttr, prop_name='mode')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Upsample',
         (9, 10),
@@ -6523,6 +6827,7 @@ class WhereOp(OnnxOp):
     X = operand_def()
     Y = operand_def()
     output = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Where',
         (9, 16),
@@ -6543,6 +6848,7 @@ class XorV1Op(OnnxOp):
     C = result_def()
     axis = opt_prop_def(IntegerAttr, prop_name='axis')
     broadcast = opt_prop_def(IntegerAttr, prop_name='broadcast')
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Xor',
         (1,),
@@ -6561,6 +6867,7 @@ class XorOp(OnnxOp):
     A = operand_def()
     B = operand_def()
     C = result_def()
+    traits = traits_def(Pure())
     ONNX_SIGNATURE: ClassVar[OpSignature] = OpSignature(
         'Xor',
         (7,),

@@ -1,0 +1,21 @@
+"""``qaicc.backend``: a standard ONNX backend (``onnx.backend.base.Backend``).
+
+    import qaicc.backend
+    rep = qaicc.backend.prepare(model, level="onnx")
+    outputs = rep.run([x, y])
+
+``level`` says how far down the pipeline a model goes before it runs on the reference
+semantics: ``"import"`` (the imported onnx dialect as is) or ``"onnx"`` (after
+``bind-symbols``, ``shape-inference`` and ``canonicalize``). Symbolic dimensions are
+bound from the shapes of the inputs of each run (one compilation per distinct set of
+input shapes, as a static-shape device needs).
+"""
+
+from qaicc.backend.backend import LEVELS, QaiccBackend, QaiccBackendRep
+
+prepare = QaiccBackend.prepare
+run_model = QaiccBackend.run_model
+run_node = QaiccBackend.run_node
+supports_device = QaiccBackend.supports_device
+
+__all__ = ["LEVELS", "QaiccBackend", "QaiccBackendRep", "prepare", "run_model", "run_node", "supports_device"]
