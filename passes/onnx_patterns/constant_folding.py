@@ -41,7 +41,7 @@ def _replace_with_constants(op: Operation, values: list, rewriter: PatternRewrit
     for constant, result in zip(constants, op.results):
         if constant.results[0].type != result.type and not _refines(constant.results[0].type, result.type):
             return False
-    rewriter.replace_op(op, constants, [c.results[0] for c in constants])
+    rewriter.replace(op, constants, [c.results[0] for c in constants])
     return True
 
 

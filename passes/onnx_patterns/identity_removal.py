@@ -26,7 +26,7 @@ class RemoveIdentity(RewritePattern):
             return
         if not isinstance(op.operands[0].type, TensorType) or not _can_forward(op):
             return
-        rewriter.replace_op(op, [], [op.operands[0]])
+        rewriter.replace(op, [], [op.operands[0]])
 
 
 class RemoveInferenceDropout(RewritePattern):
@@ -37,7 +37,7 @@ class RemoveInferenceDropout(RewritePattern):
             return
         if _training_mode(op) or not _can_forward(op):
             return
-        rewriter.replace_op(op, [], [op.operands[0]] + [None] * (len(op.results) - 1))
+        rewriter.replace(op, [], [op.operands[0]] + [None] * (len(op.results) - 1))
 
 
 def _training_mode(op: OnnxOp) -> bool:
