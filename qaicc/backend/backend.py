@@ -48,7 +48,8 @@ class QaiccBackendRep(BackendRep):
             return found
         spec = LEVELS[self.level]
         options = " ".join(f"{name}={size}" for name, size in sorted(symbols.items()))
-        spec = spec.replace("bind-symbols{SYMBOLS}", f"bind-symbols{{{options}}}" if options else "bind-symbols")
+        binding = f"bind-symbols{{{options}}}" if options else ""
+        spec = ",".join(p for p in spec.replace("bind-symbols{SYMBOLS}", binding).split(",") if p)
         module = self.module.clone() if spec else self.module
         if spec:
             run_pipeline(build_pipeline(spec, ALL_PASSES), module, make_context())
