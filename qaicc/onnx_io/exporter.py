@@ -6,16 +6,23 @@ inputs and outputs under their ``onnx.name`` (with ``onnx.dim_params`` restored)
 becomes a node of its ONNX type and the module's ``onnx.opset``, regions become
 subgraphs. Value names are the SSA name hints where they are unique, otherwise fresh;
 every name is unique across the model, subgraphs included, as ONNX requires.
+
+``export_skeleton`` gives the same graph without its weights, for ONNX shape inference:
+constants with more elements than a limit (or whose data was elided when the IR was
+printed) become typed inputs of the main graph, nothing else is copied. It also returns
+the name given to every SSA value, so that inferred types can be mapped back.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Collection
 
+import numpy as np
 import onnx
 from onnx import helper
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr, TensorType
 from xdsl.ir import Block, Operation, SSAValue
 
 from qaicc.dialects.onnx.base import OnnxOp
@@ -86,9 +93,23 @@ def _value_info(name: str, value: SSAValue, dim_params: dict[int, str] | None = 
 
 
 class _Exporter:
-    def __init__(self, module: ModuleOp):
+    """``skeleton_max_elements``: None exports everything; a number makes a skeleton, where
+    larger (or elided) constants become typed main-graph inputs. ``typed``: whether a node
+    output or subgraph output gets its type in the model (the graph inputs always do)."""
+
+    def __init__(
+        self,
+        module: ModuleOp,
+        *,
+        skeleton_max_elements: int | None = None,
+        typed: Callable[[SSAValue], bool] = lambda value: True,
+    ):
         self.module = module
         self.namer = _Namer()
+        self.skeleton_max_elements = skeleton_max_elements
+        self.typed = typed
+        self.weight_inputs: list[onnx.ValueInfoProto] = []
+        self.weight_values: set[SSAValue] = set()
 
     def main_function(self) -> func.FuncOp:
         for op in self.module.ops:
@@ -127,7 +148,8 @@ class _Exporter:
             current = self.namer.name(value)
             if current != name:
                 nodes.append(helper.make_node("Identity", [current], [name], name=f"{name}_identity"))
-            outputs.append(_value_info(name, value, params))
+            outputs.append(self._output_info(name, value, params))
+        inputs += self.weight_inputs
         graph_name = self.module.attributes.get("onnx.graph_name")
         graph = helper.make_graph(
             nodes,
@@ -156,6 +178,9 @@ class _Exporter:
                 break
             if not isinstance(op, OnnxOp):
                 raise QaiccError(f"'{op.name}' is not an onnx-dialect op; only the onnx level can be exported")
+            if self._left_out_of_skeleton(op):
+                self._weight_input(op)
+                continue
             if "onnx.initializer" in op.attributes and self._is_constant(op):
                 initializers.append(self._initializer(op))
                 continue
@@ -164,6 +189,30 @@ class _Exporter:
     @staticmethod
     def _is_constant(op: Operation) -> bool:
         return isinstance(op.properties.get("value"), DenseBlobAttr)
+
+    def _left_out_of_skeleton(self, op: OnnxOp) -> bool:
+        """In a skeleton, a large or elided constant (initializer or Constant node)."""
+        if self.skeleton_max_elements is None or op.ONNX_SIGNATURE.op_type != "Constant":
+            return False
+        attr = op.properties.get("value")
+        if not isinstance(attr, DenseBlobAttr) or not isinstance(attr.type, TensorType):
+            return False
+        count = int(np.prod(attr.type.get_shape()))
+        return count > self.skeleton_max_elements or not attr.blob.has_data
+
+    def _weight_input(self, op: OnnxOp) -> None:
+        """A constant left out of a skeleton becomes a typed input of the main graph
+        (subgraphs see it as an outer value)."""
+        attr = op.properties["value"]
+        result = op.results[0]
+        name = self.namer.names.get(result) or self.namer.assign(result, attr.blob_name.data)  # type: ignore[union-attr]
+        self.weight_inputs.append(_value_info(name, result))
+        self.weight_values.add(result)
+
+    def _output_info(self, name: str, value: SSAValue, dim_params: dict[int, str] | None = None):
+        if not self.typed(value):
+            return helper.make_empty_tensor_value_info(name)
+        return _value_info(name, value, dim_params)
 
     def _initializer(self, op: OnnxOp) -> onnx.TensorProto:
         attr = op.properties["value"]
@@ -192,7 +241,7 @@ class _Exporter:
             for value in values:
                 name = self.namer.name(value)
                 output_names.append(name)
-                type_proto = to_type_proto(value.type)
+                type_proto = to_type_proto(value.type) if self.typed(value) else None
                 if type_proto is not None:
                     value_info.append(helper.make_value_info(name, type_proto))
         while output_names and output_names[-1] == "":
@@ -229,14 +278,14 @@ class _Exporter:
                 alias = self.namer.fresh(f"{name}_out")
                 nodes.append(helper.make_node("Identity", [name], [alias]))
                 name = alias
-            outputs.append(_value_info(name, value))
+            outputs.append(self._output_info(name, value))
         return helper.make_graph(nodes, attr_name, inputs, outputs, initializers, value_info=value_info)
 
-    @staticmethod
-    def _outer_or_input(block: Block, value: SSAValue) -> tuple[SSAValue, ...]:
-        """Values that a subgraph output may not name directly: inputs and outer values."""
+    def _outer_or_input(self, block: Block, value: SSAValue) -> tuple[SSAValue, ...]:
+        """Values that a subgraph output may not name directly: inputs and outer values
+        (constants a skeleton made main-graph inputs included)."""
         owner = value.owner
-        if isinstance(owner, Block):
+        if isinstance(owner, Block) or value in self.weight_values:
             return (value,)
         if isinstance(owner, Operation) and owner.parent_block() is not block:
             return (value,)
@@ -246,6 +295,28 @@ class _Exporter:
 def export_module(module: ModuleOp) -> onnx.ModelProto:
     """Export an ``onnx``-dialect module (as the importer makes it) to a ModelProto."""
     return _Exporter(module).export()
+
+
+def export_skeleton(
+    module: ModuleOp,
+    max_constant_elements: int = 1024,
+    *,
+    typed_values: Collection[SSAValue] | None = None,
+) -> tuple[onnx.ModelProto, dict[SSAValue, str]]:
+    """The model without its weights, for ONNX shape inference, and each SSA value's name.
+
+    Constants with more than ``max_constant_elements`` elements, or without data, become
+    typed inputs of the main graph; smaller ones stay (shapes often depend on them). The
+    main graph's inputs always carry their types; node outputs and graph outputs carry
+    theirs only if they are in ``typed_values`` (all of them when None), since ONNX shape
+    inference silently keeps a stated type that contradicts the one it infers.
+    """
+    typed: Callable[[SSAValue], bool] = (
+        (lambda value: True) if typed_values is None else (lambda value: value in typed_values)
+    )
+    exporter = _Exporter(module, skeleton_max_elements=max_constant_elements, typed=typed)
+    model = exporter.export()
+    return model, dict(exporter.namer.names)
 
 
 def save_module(module: ModuleOp, path: str | os.PathLike) -> None:
