@@ -30,7 +30,14 @@ def _canonicalize() -> type[ModulePass]:
     return CanonicalizePass
 
 
+def _bind_symbols() -> type[ModulePass]:
+    from qaicc.passes.bind_symbols import BindSymbolsPass
+
+    return BindSymbolsPass
+
+
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "bind-symbols": _bind_symbols,
     "canonicalize": _canonicalize,
     "cse": _xdsl_cse,
     "dce": _xdsl_dce,
