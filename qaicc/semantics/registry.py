@@ -47,4 +47,5 @@ def load_builtin_semantics() -> None:
     """Import the modules that register semantics (idempotent)."""
     import qaicc.semantics.onnx_ops  # noqa: F401
     import qaicc.semantics.onnx_deprecated  # noqa: F401
+    import qaicc.semantics.onnx_optional  # noqa: F401
     import qaicc.semantics.onnx_regions  # noqa: F401

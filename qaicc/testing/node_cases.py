@@ -115,3 +115,40 @@ def round_trip(case) -> CaseResult:
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return (text.splitlines()[0] if text else type(error).__name__)[:300]
+
+
+def backend_case(case, level: str) -> CaseResult:
+    """Run a case through qaicc.backend at ``level`` and compare with its expected outputs
+    as onnx's BackendTest does (same tolerances)."""
+    import qaicc.backend
+    from onnx.backend.test.runner import Runner, _normalize_tensor
+
+    if uses_other_domains(case.model):
+        return CaseResult(case.name, "unsupported", "domain other than ai.onnx")
+    inputs, expected = case.data_sets[0]
+    try:
+        rep = qaicc.backend.prepare(case.model, level=level)
+        outputs = rep.run([_normalize_tensor(i) for i in inputs])
+        Runner.assert_similar_outputs(
+            [_normalize_tensor(o) for o in expected], list(outputs), case.rtol, case.atol, None
+        )
+    except AssertionError as error:
+        return CaseResult(case.name, "fail", "outputs differ: " + _first_line(error))
+    except Exception as error:
+        return CaseResult(case.name, "fail", f"{type(error).__name__}: {_first_line(error)}")
+    return CaseResult(case.name, "pass")
+
+
+def ort_passes(case) -> bool:
+    """Whether onnxruntime gives the case's expected outputs (BackendTest's comparison)."""
+    from onnx.backend.test.runner import Runner, _normalize_tensor
+
+    inputs, expected = case.data_sets[0]
+    try:
+        outputs = run_ort(case.model, case_inputs(case))
+        Runner.assert_similar_outputs(
+            [_normalize_tensor(o) for o in expected], list(outputs), case.rtol, case.atol, None
+        )
+    except Exception:
+        return False
+    return True
