@@ -36,9 +36,16 @@ def _bind_symbols() -> type[ModulePass]:
     return BindSymbolsPass
 
 
+def _shape_inference() -> type[ModulePass]:
+    from qaicc.passes.shape_inference import ShapeInferencePass
+
+    return ShapeInferencePass
+
+
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "bind-symbols": _bind_symbols,
     "canonicalize": _canonicalize,
     "cse": _xdsl_cse,
     "dce": _xdsl_dce,
+    "shape-inference": _shape_inference,
 }
