@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from hypothesis import HealthCheck, given, settings
 from onnx import TensorProto, helper, numpy_helper
 from xdsl.dialects import func
 from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType
+from xdsl.ir import OpResult
 
+from qaicc.dialects.onnx.element_types import from_xdsl
 from qaicc.errors import QaiccError
 from qaicc.ir.context import make_context
 from qaicc.ir.pipeline import build_pipeline, run_pipeline
@@ -21,6 +24,7 @@ from qaicc.onnx_io.importer import import_model
 from qaicc.passes import ALL_PASSES
 from qaicc.passes.shape_inference import ShapeConflictError, ShapeInferencePass, infer_shapes
 from qaicc.testing.compare import identical
+from qaicc.testing.graph_strategies import random_graph
 from qaicc.testing.models import make_model
 from qaicc.testing.node_cases import run_ort
 from qaicc.testing.random_inputs import random_inputs
@@ -61,6 +65,31 @@ def _attr(text: str):
     from xdsl.dialects.builtin import StringAttr
 
     return StringAttr(text)
+
+
+def _runtime_mismatches(module, feeds) -> list:
+    """The main-graph values whose type disagrees with what onnxruntime computes
+    (every value is made a graph output of the exported model)."""
+    model, names = export_skeleton(module, max_constant_elements=2**62)
+    block = _main(module).body.block
+    constants = {t.name for t in model.graph.initializer}
+    values = {
+        name: value for value, name in names.items()
+        if isinstance(value, OpResult) and value.op.parent_block() is block and name not in constants
+    }
+    outputs = [o.name for o in model.graph.output]
+    added = [name for name in values if name not in outputs]
+    model.graph.output.extend(helper.make_empty_tensor_value_info(name) for name in added)
+    mismatches = []
+    for name, array in zip(outputs + added, run_ort(model, feeds)):
+        value = values.get(name)
+        if value is None:
+            continue
+        shape = value.type.get_shape()
+        same_shape = len(shape) == array.ndim and all(d in (DYNAMIC_INDEX, n) for d, n in zip(shape, array.shape))
+        if not same_shape or from_xdsl(value.type.element_type).numpy != array.dtype:
+            mismatches.append((name, str(value.type), array.shape, array.dtype))
+    return mismatches
 
 
 # -- the check of symbols ----------------------------------------------------------------
@@ -113,6 +142,7 @@ def test_bound_transformers_become_fully_static_and_run_identically(name):
     onnx.checker.check_model(exported)
     original = onnx.load(path)
     feeds = random_inputs(original, symbols={"batch_size": 2, "sequence": 7})
+    assert _runtime_mismatches(module, feeds) == []
     expected, actual = run_ort(original, feeds), run_ort(exported, feeds)
     assert len(actual) == len(expected)
     for a, e in zip(actual, expected):
@@ -351,6 +381,17 @@ def test_values_inside_scan_and_loop_bodies_are_refined():
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
     for a, e in zip(run_ort(export_module(module), {"x": x}), run_ort(model, {"x": x})):
         assert identical(a, e)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_graph())
+def test_random_graphs_get_the_types_onnxruntime_computes(case):
+    model, feeds, symbols = case
+    bind = "bind-symbols{" + " ".join(f"{k}={v}" for k, v in symbols.items()) + "}," if symbols else ""
+    module = _run(import_model(model), f"{bind}shape-inference")
+    module.verify()
+    assert _not_static(module) == []
+    assert _runtime_mismatches(module, feeds) == []
 
 
 # -- the skeleton ------------------------------------------------------------------------
