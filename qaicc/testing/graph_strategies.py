@@ -70,6 +70,8 @@ class _Builder:
 
     def transpose(self) -> None:
         name, shape = self.pick()
+        if not shape:
+            return
         perm = self.draw(st.permutations(range(len(shape))))
         self.add("Transpose", [name], tuple(shape[p] for p in perm), perm=list(perm))
 
