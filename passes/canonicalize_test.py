@@ -123,7 +123,7 @@ def test_transformers_become_static_without_shape_ops(name):
         assert np.max(np.abs(actual - reference)) <= 1e-4 * max(1.0, float(np.max(np.abs(reference))))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_graph())
 def test_random_graphs_keep_their_results(case):
     model, feeds, symbols = case
