@@ -24,6 +24,7 @@ import io
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -153,7 +154,13 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings of passes are user information: one line, no source location."""
+    print(f"qaicc-opt: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     try:
         QaiccOptMain(description="qaicc-opt: run qaicc passes on ONNX models and qaicc IR", args=argv).run()
     except UnsupportedModelError as error:

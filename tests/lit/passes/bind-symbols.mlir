@@ -15,7 +15,7 @@
 // BOTH:      func.func @main_graph(%x: tensor<2x5x4xf32> {onnx.name = "x"}, %mask: tensor<2x8xi64> {onnx.name = "mask", onnx.dim_params = "1:mask_len"})
 // BOTH-SAME: -> (tensor<2x5x4xf32> {onnx.name = "y"})
 
-// UNKNOWN: UserWarning: bind-symbols: the model has no symbol 'batch'; the binding batch=2 is ignored (the model's symbols: batch_size, mask_len, sequence)
+// UNKNOWN: qaicc-opt: warning: bind-symbols: the model has no symbol 'batch'; the binding batch=2 is ignored (the model's symbols: batch_size, mask_len, sequence)
 // UNKNOWN: func.func @main_graph(%x: tensor<?x?x4xf32>
 
 // VALUE: qaicc-opt: error: bind-symbols: symbol 'batch_size' must be bound to a positive integer, got 0 (write bind-symbols{batch_size=N})
