@@ -7,45 +7,24 @@ in a file named after it, with its test beside it.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from xdsl.passes import ModulePass
 
 
-def _xdsl_cse() -> type[ModulePass]:
-    from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
-
-    return CommonSubexpressionElimination
-
-
-def _xdsl_dce() -> type[ModulePass]:
-    from xdsl.transforms.dead_code_elimination import DeadCodeElimination
-
-    return DeadCodeElimination
+def _lazy(module: str, class_name: str) -> Callable[[], type[ModulePass]]:
+    """A factory importing the pass only when used, so that tools start fast."""
+    return lambda: getattr(importlib.import_module(module), class_name)
 
 
-def _canonicalize() -> type[ModulePass]:
-    from qaicc.passes.canonicalize import CanonicalizePass
-
-    return CanonicalizePass
-
-
-def _bind_symbols() -> type[ModulePass]:
-    from qaicc.passes.bind_symbols import BindSymbolsPass
-
-    return BindSymbolsPass
-
-
-def _shape_inference() -> type[ModulePass]:
-    from qaicc.passes.shape_inference import ShapeInferencePass
-
-    return ShapeInferencePass
-
-
+# One line per pass: "pipeline-name": _lazy("module", "PassClass"), sorted by name.
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
-    "bind-symbols": _bind_symbols,
-    "canonicalize": _canonicalize,
-    "cse": _xdsl_cse,
-    "dce": _xdsl_dce,
-    "shape-inference": _shape_inference,
+    "bind-symbols": _lazy("qaicc.passes.bind_symbols", "BindSymbolsPass"),
+    "canonicalize": _lazy("qaicc.passes.canonicalize", "CanonicalizePass"),
+    "convert-aic-graph-to-aic-core": _lazy("qaicc.passes.convert_aic_graph_to_aic_core", "ConvertAicGraphToAicCorePass"),
+    "convert-onnx-to-aic-graph": _lazy("qaicc.passes.convert_onnx_to_aic_graph", "ConvertOnnxToAicGraphPass"),
+    "cse": _lazy("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
+    "dce": _lazy("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
+    "shape-inference": _lazy("qaicc.passes.shape_inference", "ShapeInferencePass"),
 }

@@ -58,3 +58,21 @@ class MXFP6Weight:
 
     def dequantize(self) -> np.ndarray:
         return dequantize(self.elements, self.scales, self.axis, self.shape)
+
+    def block(self, offsets, sizes) -> MXFP6Weight:
+        """The weight's block (what a DMA of the MXFP6 bytes reads); along the block axis
+        it must start on a multiple of 32."""
+        if offsets[self.axis] % BLOCK:
+            raise ValueError(f"an MXFP6 block must start on a multiple of {BLOCK} along axis {self.axis}")
+        element_index = []
+        scale_index = []
+        for axis, (o, s) in enumerate(zip(offsets, sizes)):
+            if axis == self.axis:
+                end = o + s
+                padded_end = min(self.elements.shape[axis], -(-end // BLOCK) * BLOCK)
+                element_index.append(slice(o, padded_end))
+                scale_index.append(slice(o // BLOCK, padded_end // BLOCK))
+            else:
+                element_index.append(slice(o, o + s))
+                scale_index.append(slice(o, o + s))
+        return MXFP6Weight(self.elements[tuple(element_index)], self.scales[tuple(scale_index)], self.axis, tuple(sizes))

@@ -46,6 +46,7 @@ def factory_for(op: Operation) -> KernelFactory | None:
 def load_builtin_semantics() -> None:
     """Import the modules that register semantics (idempotent)."""
     import qaicc.semantics.onnx_ops  # noqa: F401
+    import qaicc.semantics.aic_core_exec  # noqa: F401
     import qaicc.semantics.aic_graph_ops  # noqa: F401
     import qaicc.semantics.onnx_deprecated  # noqa: F401
     import qaicc.semantics.onnx_optional  # noqa: F401

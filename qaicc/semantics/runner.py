@@ -14,6 +14,7 @@ import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import DYNAMIC_INDEX, ModuleOp, StringAttr, TensorType
 from xdsl.ir import Block, Operation, SSAValue
+from xdsl.traits import IsTerminator
 
 from qaicc.dialects.onnx.element_types import from_xdsl
 from qaicc.errors import QaiccError
@@ -66,13 +67,13 @@ class Runner:
             env.values[result] = value
 
     def run_block(self, block: Block, args: Sequence[Any], parent: Env | None = None) -> list[Any]:
-        """Run a block; returns the operands of its terminator (Yield / return)."""
+        """Run a block; returns the operands of its terminator (yield / return)."""
         env = Env(parent)
         for arg, value in zip(block.args, args, strict=True):
             env.values[arg] = value
         terminator = block.last_op
         for op in block.ops:
-            if op is terminator and op.name in ("onnx.Yield", "func.return"):
+            if op is terminator and op.has_trait(IsTerminator):
                 return [env[v] for v in op.operands]
             self.run_op(op, env)
         return []
