@@ -269,6 +269,10 @@ class _Converter:
                 declaration.properties["io_name"] = StringAttr(io_name)
                 outputs.append(symbol)
                 continue
+            if declaration.kind.data == "alias" and "io_name" not in declaration.properties:
+                declaration.properties["io_name"] = StringAttr(io_name)  # a reshape of a result
+                outputs.append(symbol)
+                continue
             outputs.append(self.copy_to_output(value, io_name))
         return outputs
 
@@ -279,7 +283,7 @@ class _Converter:
         raise QaiccError(f"unknown DDR tensor @{symbol}")
 
     def copy_to_output(self, value: SSAValue, io_name: str) -> str:
-        """An output that is an input, a constant or an alias: copied by a task on core 0."""
+        """An output that is an input or a constant (or returned twice): copied on core 0."""
         copy = g.UnaryOp.create(operands=[value], result_types=[value.type],
                                 properties={"kind": StringAttr("identity")})
         self.convert_compute(copy)
