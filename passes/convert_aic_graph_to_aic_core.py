@@ -19,6 +19,7 @@ Options: ``num-cores`` (default: the largest core number used + 1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -44,6 +45,33 @@ from qaicc.errors import QaiccError
 MATRIX_OPS = (g.MatMulOp, g.ConvOp)
 
 
+# Attributes are immutable and verified on creation: the converter makes the same ones
+# thousands of times (ops x cores), so it makes each once.
+@lru_cache(maxsize=None)
+def _int(value: int) -> IntegerAttr:
+    return IntegerAttr(value, i64)
+
+
+@lru_cache(maxsize=None)
+def _ints(values: tuple[int, ...]):
+    return _array(values)
+
+
+@lru_cache(maxsize=None)
+def _symbol(name: str) -> FlatSymbolRefAttr:
+    return FlatSymbolRefAttr(name)
+
+
+@lru_cache(maxsize=None)
+def _string(text: str) -> StringAttr:
+    return StringAttr(text)
+
+
+@lru_cache(maxsize=None)
+def _tensor(element, shape: tuple[int, ...]) -> TensorType:
+    return TensorType(element, shape)
+
+
 @dataclass
 class _Tensor:
     """Where an SSA value of @main_graph lives in DDR."""
@@ -61,6 +89,7 @@ class _Converter:
     producers: dict[str, int] = field(default_factory=dict)  # tensor -> producing tasks
     roots: dict[str, str] = field(default_factory=dict)  # alias -> root tensor
     declarations: list[Operation] = field(default_factory=list)
+    by_symbol: dict[str, c.DDRTensorOp] = field(default_factory=dict)
     programs: dict[int, Block] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)
     op_index: int = 0
@@ -78,7 +107,9 @@ class _Converter:
     def declare(self, base: str, type, kind: str, **props) -> str:
         name = self.fresh(base)
         properties = {"sym_name": StringAttr(name), "type": type, "kind": StringAttr(kind), **props}
-        self.declarations.append(c.DDRTensorOp.create(properties=properties))
+        declaration = c.DDRTensorOp.create(properties=properties)
+        self.declarations.append(declaration)
+        self.by_symbol[name] = declaration
         if kind in ("intermediate", "output"):
             self.declarations.append(c.SemaphoreOp.create(properties={"sym_name": StringAttr(f"{name}.ready")}))
         return name
@@ -160,7 +191,7 @@ class _Converter:
             if count and root not in waited:
                 waited.add(root)
                 program.add_op(c.WaitOp.create(properties={
-                    "semaphore": FlatSymbolRefAttr(f"{root}.ready"), "count": IntegerAttr(count, i64)}))
+                    "semaphore": _symbol(f"{root}.ready"), "count": _int(count)}))
         body = Block()
         if multi:
             blocks0 = blocks1 = [None] * len(op.operands)
@@ -179,19 +210,19 @@ class _Converter:
             if tiles > 1:
                 steps[partition.tile_axis] = tile_step
             body.add_op(c.DMAStoreOp.create(operands=[result], properties={
-                "target": FlatSymbolRefAttr(symbol), "offsets": _array(offsets), "tile_steps": _array(steps)}))
+                "target": _symbol(symbol), "offsets": _ints(tuple(offsets)), "tile_steps": _ints(tuple(steps))}))
         unit = "matrix" if isinstance(op, MATRIX_OPS) else "vector"
         task = c.TaskOp.create(
             properties={
-                "op_name": StringAttr(base), "op_index": IntegerAttr(self.op_index, i64),
-                "unit": StringAttr(unit), "tiles": IntegerAttr(tiles, i64),
-                "ols": IntegerAttr(min(partition.ols, tiles), i64),
+                "op_name": _string(base), "op_index": _int(self.op_index),
+                "unit": _string(unit), "tiles": _int(tiles),
+                "ols": _int(min(partition.ols, tiles)),
             },
             regions=[Region(body)],
         )
         program.add_op(task)
         for symbol in outputs:
-            program.add_op(c.SignalOp.create(properties={"semaphore": FlatSymbolRefAttr(f"{symbol}.ready")}))
+            program.add_op(c.SignalOp.create(properties={"semaphore": _symbol(f"{symbol}.ready")}))
 
     @staticmethod
     def tile_shape(op, block: CoreBlock, partition: Partition, tiles: int) -> tuple[list[int], int]:
@@ -216,18 +247,15 @@ class _Converter:
             steps = [x1 - x0 for x0, x1 in zip(offsets, b1[0])]
         stored_type = operand.type if tensor.dequantize_to is None else self.stored_type(tensor)
         load = c.DMALoadOp.create(
-            properties={"source": FlatSymbolRefAttr(tensor.symbol), "offsets": _array(offsets),
-                        "tile_steps": _array(steps)},
-            result_types=[TensorType(stored_type.element_type, sizes)],
+            properties={"source": _symbol(tensor.symbol), "offsets": _ints(tuple(offsets)),
+                        "tile_steps": _ints(tuple(steps))},
+            result_types=[_tensor(stored_type.element_type, tuple(sizes))],
         )
         body.add_op(load)
         return load.results[0]
 
     def stored_type(self, tensor: _Tensor) -> TensorType:
-        for op in self.declarations:
-            if isinstance(op, c.DDRTensorOp) and op.sym_name.data == tensor.symbol:
-                return op.type
-        raise QaiccError(f"unknown DDR tensor @{tensor.symbol}")
+        return self.declaration(tensor.symbol).type
 
     def emit_compute(self, body: Block, op: g.AicGraphOp, loaded: list[SSAValue], tile_sizes) -> c.ComputeOp:
         region_block = Block(arg_types=[v.type for v in loaded])
@@ -242,7 +270,7 @@ class _Converter:
             region_block.add_op(dequantize)
             operands.append(dequantize.results[0])
         if len(op.results) == 1:
-            result_types = [TensorType(op.results[0].type.element_type, tile_sizes)]
+            result_types = [_tensor(op.results[0].type.element_type, tuple(tile_sizes))]
         else:
             result_types = [r.type for r in op.results]
         clone = type(op).create(operands=operands, result_types=result_types, properties=dict(op.properties))
@@ -251,7 +279,7 @@ class _Converter:
         region_block.add_op(c.YieldOp.create(operands=list(clone.results)))
         compute = c.ComputeOp.create(
             operands=loaded, result_types=result_types,
-            properties={"unit": StringAttr("matrix" if isinstance(op, MATRIX_OPS) else "vector")},
+            properties={"unit": _string("matrix" if isinstance(op, MATRIX_OPS) else "vector")},
             regions=[Region(region_block)],
         )
         body.add_op(compute)
@@ -277,10 +305,10 @@ class _Converter:
         return outputs
 
     def declaration(self, symbol: str) -> c.DDRTensorOp:
-        for op in self.declarations:
-            if isinstance(op, c.DDRTensorOp) and op.sym_name.data == symbol:
-                return op
-        raise QaiccError(f"unknown DDR tensor @{symbol}")
+        found = self.by_symbol.get(symbol)
+        if found is None:
+            raise QaiccError(f"unknown DDR tensor @{symbol}")
+        return found
 
     def copy_to_output(self, value: SSAValue, io_name: str) -> str:
         """An output that is an input or a constant (or returned twice): copied on core 0."""
