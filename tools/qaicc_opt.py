@@ -13,6 +13,10 @@ Instrumentation: ``--print-ir-before=PASS``, ``--print-ir-after=PASS``,
 ``--time-passes``, ``--dump-dir=DIR`` (the IR after every pass in numbered files),
 ``--reproducer-dir=DIR`` (on a failing pass, the IR before it and the pipeline).
 
+``--operators-supported [PATH]`` writes OnnxSupportedOperators.txt (every ONNX operator
+``convert-onnx-to-aic-graph`` converts, one line each with its limits) into the current
+directory, or at PATH, and exits.
+
 Every user mistake (unknown pass, bad option, unreadable input) is one line on stderr
 and exit status 1.
 """
@@ -73,6 +77,11 @@ class QaiccOptMain(xDSLOptMain):
             help=f"print every constant in full (default: elide those over {DEFAULT_ELIDE_LARGER_THAN} elements)",
         )
         arg_parser.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
+        arg_parser.add_argument(
+            "--operators-supported", nargs="?", const=".", default=None, metavar="PATH",
+            help="write OnnxSupportedOperators.txt (the ONNX operators convert-onnx-to-aic-graph "
+            "converts, with their limits) into the current directory or at PATH, and exit",
+        )
 
     def setup_pipeline(self) -> None:
         self.passes = build_pipeline(self.args.passes, self.available_passes)
@@ -89,6 +98,15 @@ class QaiccOptMain(xDSLOptMain):
             reproducer_dir=args.reproducer_dir,
             elide_larger_than=None if args.print_large_constants else DEFAULT_ELIDE_LARGER_THAN,
         )
+
+    def write_operators_supported(self, path: Path) -> None:
+        from qaicc.passes.onnx_to_aic_graph import SUPPORTED_OPERATORS_FILE, format_supported_operators
+
+        if path.is_dir():
+            path = path / SUPPORTED_OPERATORS_FILE
+        text = format_supported_operators()
+        _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+        print(f"wrote {path} ({len(text.splitlines())} operators)")
 
     def read_input(self) -> ModuleOp:
         path = self.args.input_file
@@ -122,6 +140,9 @@ class QaiccOptMain(xDSLOptMain):
         if self.args.list_passes:
             for name in sorted(self.available_passes):
                 print(name)
+            return
+        if self.args.operators_supported is not None:
+            self.write_operators_supported(Path(self.args.operators_supported))
             return
         module = self.read_input()
         if self.args.verify_each:
