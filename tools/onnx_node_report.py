@@ -1,12 +1,12 @@
 """Run every ONNX backend node case through qaicc and report the results.
 
-Usage: ``python -m qaicc.tools.onnx_node_report [--level roundtrip|import|onnx] [--by-op]
+Usage: ``python -m qaicc.tools.onnx_node_report [--level roundtrip|import|onnx|aic-graph] [--by-op]
 [--write-expectations FILE]``
 
 ``--level roundtrip`` (default): import -> verify -> export -> onnxruntime, compared with
 onnxruntime on the original model; ``--write-expectations`` writes the file of cases
 that cannot be compared, grouped by reason (the test suite checks it).
-``--level import|onnx``: ``qaicc.backend`` at that level, compared with each case's
+``--level import|onnx|aic-graph``: ``qaicc.backend`` at that level, compared with each case's
 expected outputs as onnx's BackendTest does.
 Prints counts by status; ``--by-op`` prints the pass rate by operator.
 """
@@ -130,7 +130,7 @@ def write_doc(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--level", choices=["roundtrip", "import", "onnx"], default="roundtrip")
+    parser.add_argument("--level", choices=["roundtrip", "import", "onnx", "aic-graph"], default="roundtrip")
     parser.add_argument("--write-expectations", type=Path, metavar="FILE")
     parser.add_argument("--by-op", action="store_true", help="print the pass rate by operator")
     parser.add_argument("--write-doc", type=Path, metavar="FILE", help="run every level and write the markdown record")

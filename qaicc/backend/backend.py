@@ -21,6 +21,7 @@ LEVELS = {
     "import": "",
     "onnx": "bind-symbols{SYMBOLS},shape-inference,canonicalize",
 }
+LEVELS["aic-graph"] = LEVELS["onnx"] + ",convert-onnx-to-aic-graph"
 DEFAULT_LEVEL = "onnx"
 
 
