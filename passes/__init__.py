@@ -26,5 +26,6 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "convert-onnx-to-aic-graph": _lazy("qaicc.passes.convert_onnx_to_aic_graph", "ConvertOnnxToAicGraphPass"),
     "cse": _lazy("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
     "dce": _lazy("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
+    "fuse-aic-graph": _lazy("qaicc.passes.fuse_aic_graph", "FuseAicGraphPass"),
     "shape-inference": _lazy("qaicc.passes.shape_inference", "ShapeInferencePass"),
 }
