@@ -27,5 +27,6 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "cse": _lazy("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
     "dce": _lazy("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
     "fuse-aic-graph": _lazy("qaicc.passes.fuse_aic_graph", "FuseAicGraphPass"),
+    "legalize-fp16": _lazy("qaicc.passes.legalize_fp16", "LegalizeFp16Pass"),
     "shape-inference": _lazy("qaicc.passes.shape_inference", "ShapeInferencePass"),
 }

@@ -5,4 +5,5 @@
 - ``matmul_fusion``: bias and activation into matmul.
 - ``activations``: decomposed GELU (erf and tanh forms) and SiLU.
 - ``normalization``: decomposed layer normalization (with scale / bias folding) and softmax.
+- ``float16``: float16 constants (clipped, converted once per blob) and results.
 """
