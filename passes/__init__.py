@@ -20,6 +20,7 @@ def _lazy(module: str, class_name: str) -> Callable[[], type[ModulePass]]:
 
 # One line per pass: "pipeline-name": _lazy("module", "PassClass"), sorted by name.
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "batch": _lazy("qaicc.passes.batch", "BatchPass"),
     "bind-symbols": _lazy("qaicc.passes.bind_symbols", "BindSymbolsPass"),
     "canonicalize": _lazy("qaicc.passes.canonicalize", "CanonicalizePass"),
     "convert-aic-graph-to-aic-core": _lazy("qaicc.passes.convert_aic_graph_to_aic_core", "ConvertAicGraphToAicCorePass"),
