@@ -29,5 +29,6 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "dce": _lazy("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
     "fuse-aic-graph": _lazy("qaicc.passes.fuse_aic_graph", "FuseAicGraphPass"),
     "legalize-fp16": _lazy("qaicc.passes.legalize_fp16", "LegalizeFp16Pass"),
+    "mxfp6-weights": _lazy("qaicc.passes.mxfp6_weights", "Mxfp6WeightsPass"),
     "shape-inference": _lazy("qaicc.passes.shape_inference", "ShapeInferencePass"),
 }

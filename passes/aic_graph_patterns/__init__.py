@@ -6,4 +6,5 @@
 - ``activations``: decomposed GELU (erf and tanh forms) and SiLU.
 - ``normalization``: decomposed layer normalization (with scale / bias folding) and softmax.
 - ``float16``: float16 constants (clipped, converted once per blob) and results.
+- ``mxfp6``: matmul weights as MXFP6 constants with a dequantize.
 """
