@@ -442,14 +442,11 @@ def test_pad(mode, pads, value, axes):
     check([n("Pad", inputs, mode=mode)], {"x": f32(4, 5)}, initializers=inits, opset=19)
 
 
-def test_slice_through_index_0_with_a_negative_step_is_reported():
-    model = make_model([n("Slice", ["x", "starts", "ends", "axes", "steps"])], [_info("x", f32(6))],
-                       [helper.make_empty_tensor_value_info("y")],
-                       [numpy_helper.from_array(np.array(v, np.int64), k) for k, v in
-                        {"starts": [-1], "ends": [-(2**63)], "axes": [0], "steps": [-2]}.items()])
-    module = _run(import_model(model), "shape-inference,canonicalize")
-    with pytest.raises(UnsupportedModelError, match="negative step through index 0"):
-        _run(module, "convert-onnx-to-aic-graph")
+@pytest.mark.parametrize("starts,ends,steps", [([-1], [-(2**63)], [-2]), ([4], [-7], [-1]), ([3], [0], [-1])])
+def test_slice_with_negative_steps(starts, ends, steps):
+    inits = {"starts": np.array(starts, np.int64), "ends": np.array(ends, np.int64),
+             "axes": np.array([0], np.int64), "steps": np.array(steps, np.int64)}
+    check([n("Slice", ["x", "starts", "ends", "axes", "steps"])], {"x": f32(6)}, initializers=inits)
 
 
 @pytest.mark.parametrize("op_type,attrs", [

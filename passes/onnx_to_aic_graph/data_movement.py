@@ -66,7 +66,7 @@ class ConvertConcat(OnnxToAicGraphPattern):
 
 
 class ConvertSlice(OnnxToAicGraphPattern):
-    ONNX_OPS = {"Slice": "constant starts, ends, axes and steps; a negative step must stop before index 0"}
+    ONNX_OPS = {"Slice": "constant starts, ends, axes and steps"}
 
     def convert(self, node: Node, emit: Emitter):
         x = node.op.operands[0]
@@ -89,11 +89,6 @@ class ConvertSlice(OnnxToAicGraphPattern):
         axes = [normalize_axis(a, rank) for a in axes]
         if len(set(axes)) != len(axes):
             raise NotConvertible("an axis is repeated")
-        for start, end, axis, step in zip(starts, ends, axes, steps):
-            if step < 0 and slice(start, end, step).indices(shape_of(x)[axis])[1] < 0:
-                # the aic_graph.slice reference semantics re-slice with the clamped stop
-                # -1, which Python reads as the last index: such slices come out empty
-                raise NotConvertible("a negative step through index 0 is not supported")
         if x.type == node.result.type and all(step > 0 for step in steps):
             return [x]  # same sizes with positive steps: every axis is taken whole
         return [emit.build(aic.SliceOp, [x], node.result.type, starts=i64_array(starts),

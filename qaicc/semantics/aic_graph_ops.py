@@ -434,6 +434,18 @@ def concat(op):
     return lambda *xs: np.concatenate([np.asarray(x) for x in xs], axis=axis)
 
 
+def _slice_indices(start: int, end: int, step: int, dim: int) -> np.ndarray:
+    """The indices ONNX Slice takes on one axis (negative bounds count from the end;
+    with a negative step, the end may lie before index 0)."""
+    start = start + dim if start < 0 else start
+    end = end + dim if end < 0 else end
+    if step > 0:
+        start, end = min(max(start, 0), dim), min(max(end, 0), dim)
+    else:
+        start, end = min(max(start, -1), dim - 1), min(max(end, -1), dim - 1)
+    return np.arange(start, end, step, dtype=np.int64)
+
+
 @register_op("aic_graph.slice")
 @_one
 def slice_(op):
@@ -442,10 +454,9 @@ def slice_(op):
 
     def compute(x):
         x = np.asarray(x)
-        index = [slice(None)] * x.ndim
         for start, end, axis, step in zip(starts, ends, axes, steps):
-            index[axis] = slice(*slice(start, end, step).indices(x.shape[axis]))
-        return x[tuple(index)]
+            x = np.take(x, _slice_indices(start, end, step, x.shape[axis]), axis=axis)
+        return x
 
     return compute
 
