@@ -10,7 +10,8 @@ Rewrites, until nothing changes (patterns in ``passes/aic_graph_patterns/``):
   ``sigmoid``, ``tanh`` or ``silu`` becomes the conv's ``activation``;
 - matmul: an ``add`` of a constant varying along the last dimension becomes its
   ``bias``; a following ``relu``, ``clip``, ``sigmoid``, ``tanh``, ``silu`` or GELU
-  becomes its ``activation`` (``gelu`` / ``gelu_tanh``);
+  becomes its ``activation`` (``gelu`` / ``gelu_tanh``); an operand transposed over its
+  last two axes is read directly with ``transpose_a`` / ``transpose_b``;
 - decomposed layers as exporters emit them: GELU (erf and tanh forms, any order of the
   product) -> ``aic_graph.gelu``; LayerNorm (mean, sub, square, mean, add eps, sqrt,
   div, then scale and bias) -> ``aic_graph.layer_norm``; softmax (exp(x - max) / sum)
@@ -37,7 +38,11 @@ from xdsl.transforms.dead_code_elimination import RemoveUnusedOperations
 
 from qaicc.passes.aic_graph_patterns.activations import FuseGelu, FuseSiLU
 from qaicc.passes.aic_graph_patterns.conv_fusion import FoldConvScale, FoldConvShift, FuseConvActivation
-from qaicc.passes.aic_graph_patterns.matmul_fusion import FuseMatMulActivation, FuseMatMulBias
+from qaicc.passes.aic_graph_patterns.matmul_fusion import (
+    FoldTransposeIntoMatMul,
+    FuseMatMulActivation,
+    FuseMatMulBias,
+)
 from qaicc.passes.aic_graph_patterns.normalization import (
     FoldLayerNormScale,
     FoldLayerNormShift,
@@ -60,6 +65,7 @@ def fusion_patterns() -> list[RewritePattern]:
         FuseConvActivation(),
         FuseMatMulBias(),
         FuseMatMulActivation(),
+        FoldTransposeIntoMatMul(),
         RemoveUnusedOperations(),
     ]
 

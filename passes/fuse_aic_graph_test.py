@@ -286,6 +286,24 @@ def test_matmul_bias_activation(activation):
     assert sum(ops.values()) == 3 + 1 + 2  # module, func, return; matmul; weight, bias
 
 
+@pytest.mark.parametrize("transpose_flag", [False, True])
+def test_transposed_operands_are_read_with_the_transpose_flags(transpose_flag):
+    """A tied embedding read as W^T (GPT-2's lm_head) and k^T of attention."""
+    b = GraphBuilder([("h", (2, 3, 4)), ("k", (2, 5, 4)), ("ids", (2, 3), np.int64)])
+    h, k, ids = b.args
+    table = b.constant(RNG.standard_normal((7, 4)).astype(np.float32), "wte")
+    w = b.transpose(table, [1, 0]) if not transpose_flag else table
+    logits = b.matmul(b.binary("add", h, b.gather(table, ids)), w, transpose_b=transpose_flag)
+    scores = b.matmul(h, b.transpose(k, [0, 2, 1]))
+    feeds = {"h": RNG.standard_normal((2, 3, 4)).astype(np.float32), "k": RNG.standard_normal((2, 5, 4)).astype(np.float32),
+             "ids": np.array([[0, 6, 2], [1, 1, 5]], np.int64)}
+    ops = _fuse_and_compare(b.module([logits, scores]), feeds)
+    assert ops["aic_graph.transpose"] == 0
+    matmuls = [op for op in b.block.ops if isinstance(op, g.MatMulOp)]
+    assert all(op.transpose_b is not None and op.transpose_b.value.data for op in matmuls)
+    assert matmuls[0].b is next(op for op in b.block.ops if isinstance(op, g.GatherOp)).data
+
+
 def test_attention_scores_matmul_is_not_given_a_constant_bias_twice():
     """q @ k^T + mask (a non-constant) keeps its add; softmax of it stays a softmax."""
     b = GraphBuilder([("q", (2, 4, 8)), ("k", (2, 4, 8)), ("mask", (2, 1, 4))])

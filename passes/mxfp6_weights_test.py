@@ -137,6 +137,20 @@ def test_a_shared_weight_is_quantized_once_and_other_users_keep_the_constant():
     assert np.array_equal(after["y3"], run_module(module, feeds)["y3"])
 
 
+def test_a_transposed_tied_embedding_is_quantized_after_fusion():
+    """GPT-2's lm_head reads transpose(wte): fuse-aic-graph makes it a transpose_b weight."""
+    b = GraphBuilder([("h", (2, 64)), ("ids", (2,), np.int64)])
+    h, ids = b.args
+    wte = b.constant(RNG.standard_normal((100, 64)).astype(np.float32), "wte")
+    logits = b.matmul(b.binary("add", h, b.gather(wte, ids)), b.transpose(wte, [1, 0]))
+    module = b.module([logits])
+    feeds = {"h": RNG.standard_normal((2, 64)).astype(np.float32), "ids": np.array([3, 99], np.int64)}
+    run_pipeline(build_pipeline("fuse-aic-graph", ALL_PASSES), module, make_context())
+    _check(module, feeds)
+    (mxfp6,) = _ops(module, g.MXFP6ConstantOp)
+    assert mxfp6.int_prop("axis") == 1 and mxfp6.elements.to_numpy().shape == (100, 64)
+
+
 def test_integer_and_activation_operands_are_left_alone():
     b = GraphBuilder([("x", (2, 4), np.int32)])
     module = b.module([b.matmul(b.args[0], b.constant(np.ones((4, 3), np.int32)))])

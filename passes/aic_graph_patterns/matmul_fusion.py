@@ -7,13 +7,16 @@ When the matmul's result has no other use:
   shape, becomes the matmul's ``bias`` (an existing constant bias is added to);
 - ``FuseMatMulActivation``: ``relu``, ``clip``, ``sigmoid``, ``tanh``, ``silu`` and
   ``aic_graph.gelu`` (erf or tanh form) of a matmul without activation become its
-  ``activation``.
+  ``activation``;
+- ``FoldTransposeIntoMatMul``: an operand that is a transpose swapping only the last two
+  axes (``W^T`` of a tied embedding, ``k^T``) is read directly with ``transpose_a`` /
+  ``transpose_b`` toggled (the transpose stays if something else reads it).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from xdsl.dialects.builtin import StringAttr
+from xdsl.dialects.builtin import IntegerAttr, StringAttr
 from xdsl.ir import Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
@@ -105,3 +108,29 @@ class FuseMatMulActivation(RewritePattern):
         if matmul is None or op.output.type != matmul.output.type:
             return
         rewriter.replace(op, rebuild_matmul(matmul, matmul.bias, op.output.type, **props))
+
+
+def _swaps_last_two(op) -> bool:
+    if not isinstance(op, g.TransposeOp):
+        return False
+    perm = op.int_list("perm")
+    rank = len(perm)
+    return rank >= 2 and perm == list(range(rank - 2)) + [rank - 1, rank - 2]
+
+
+class FoldTransposeIntoMatMul(RewritePattern):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, g.MatMulOp):
+            return
+        for index, flag in ((0, "transpose_a"), (1, "transpose_b")):
+            transpose = op.operands[index].owner
+            if not _swaps_last_two(transpose):
+                continue
+            properties = dict(op.properties)
+            was = properties.get(flag)
+            properties[flag] = IntegerAttr.from_bool(not (was is not None and bool(was.value.data)))
+            operands = [op.a, op.b, [op.bias] if op.bias is not None else []]
+            operands[index] = transpose.input
+            new = g.MatMulOp.build(operands=operands, result_types=[op.output.type], properties=properties)
+            rewriter.replace(op, copy_node_name(op, new))
+            return
