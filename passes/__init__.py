@@ -28,6 +28,7 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "cse": _lazy("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
     "dce": _lazy("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
     "fuse-aic-graph": _lazy("qaicc.passes.fuse_aic_graph", "FuseAicGraphPass"),
+    "insert-multicast": _lazy("qaicc.passes.insert_multicast", "InsertMulticastPass"),
     "legalize-fp16": _lazy("qaicc.passes.legalize_fp16", "LegalizeFp16Pass"),
     "mxfp6-weights": _lazy("qaicc.passes.mxfp6_weights", "Mxfp6WeightsPass"),
     "shape-inference": _lazy("qaicc.passes.shape_inference", "ShapeInferencePass"),
