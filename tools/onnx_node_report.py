@@ -84,6 +84,7 @@ def write_doc(path: Path) -> None:
         "roundtrip": [round_trip(case) for case in cases],
         "import": [backend_case(case, "import") for case in cases],
         "onnx": [backend_case(case, "onnx") for case in cases],
+        "aic-graph": [backend_case(case, "aic-graph") for case in cases],
     }
     ort_ok = [ort_passes(case) for case in cases]
     lines = [
@@ -96,9 +97,12 @@ def write_doc(path: Path) -> None:
         "  on the original model (`not compared`: onnxruntime cannot run the original, or the",
         "  model uses another domain, which the importer reports; listed with reasons in",
         "  `tests/onnx_backend/not_compared.txt`).",
-        "- **import** / **onnx** level: `qaicc.backend` on the reference semantics after import /",
-        "  after `bind-symbols, shape-inference, canonicalize`, compared with each case's",
-        "  expected outputs as onnx's BackendTest does.",
+        "- **import** / **onnx** / **aic-graph** level: `qaicc.backend` on the reference semantics",
+        "  after import / after `bind-symbols, shape-inference, canonicalize` / after also",
+        "  `convert-onnx-to-aic-graph, fuse-aic-graph`, compared with each case's expected outputs",
+        "  as onnx's BackendTest does. At the aic-graph level `not compared` counts the cases",
+        "  whose operators (or attribute values) are outside the supported list, which the",
+        "  conversion reports (see `OnnxSupportedOperators.txt`: `qaicc-opt --operators-supported`).",
         "- The last column counts the cases onnxruntime passes (its outputs match the expected",
         "  ones); they include ai.onnx.ml cases, which qaicc reports as unsupported.",
         "",
@@ -112,11 +116,13 @@ def write_doc(path: Path) -> None:
             f"| {level} | {c['pass']} | {c['fail']} | {c['ort-fails'] + c['unsupported']} | "
             f"{both} / {sum(ort_ok)} ({both / max(1, sum(ort_ok)):.1%}) |"
         )
-    lines += ["", "Failures at the onnx level, and why:", ""]
-    for result in levels["onnx"]:
-        if result.status == "fail":
-            lines.append(f"- `{result.name}`: {result.reason[:140]}")
-    lines += ["", "## By operator", "", "| operator | cases | round trip | import | onnx |", "|---|---|---|---|---|"]
+    for level in ("onnx", "aic-graph"):
+        lines += ["", f"Failures at the {level} level, and why:", ""]
+        for result in levels[level]:
+            if result.status == "fail":
+                lines.append(f"- `{result.name}`: {result.reason[:140]}")
+    lines += ["", "## By operator", "", "| operator | cases | round trip | import | onnx | aic-graph |",
+              "|---|---|---|---|---|---|"]
     families: dict[str, list[int]] = defaultdict(list)
     for index, case in enumerate(cases):
         families[op_family(case)].append(index)
@@ -130,7 +136,7 @@ def write_doc(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--level", choices=["roundtrip", "import", "onnx", "aic-graph"], default="roundtrip")
+    parser.add_argument("--level", choices=["roundtrip", "import", "onnx", "aic-graph", "aic-graph-fp16"], default="roundtrip")
     parser.add_argument("--write-expectations", type=Path, metavar="FILE")
     parser.add_argument("--by-op", action="store_true", help="print the pass rate by operator")
     parser.add_argument("--write-doc", type=Path, metavar="FILE", help="run every level and write the markdown record")

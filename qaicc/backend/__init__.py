@@ -5,8 +5,11 @@
     outputs = rep.run([x, y])
 
 ``level`` says how far down the pipeline a model goes before it runs on the reference
-semantics: ``"import"`` (the imported onnx dialect as is) or ``"onnx"`` (after
-``bind-symbols``, ``shape-inference`` and ``canonicalize``). Symbolic dimensions are
+semantics: ``"import"`` (the imported onnx dialect as is), ``"onnx"`` (after
+``bind-symbols``, ``shape-inference`` and ``canonicalize``), ``"aic-graph"`` (then
+``convert-onnx-to-aic-graph`` and ``fuse-aic-graph``), ``"aic-graph-fp16"`` (then
+``legalize-fp16``). A model with operators the level cannot lower raises
+``UnsupportedModelError`` listing them. Symbolic dimensions are
 bound from the shapes of the inputs of each run (one compilation per distinct set of
 input shapes, as a static-shape device needs).
 """

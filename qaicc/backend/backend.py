@@ -17,11 +17,13 @@ from qaicc.onnx_io.importer import import_model
 from qaicc.passes import ALL_PASSES
 from qaicc.semantics.runner import Runner, _dim_params, io_names, main_function, run_module
 
+_ONNX = "bind-symbols{SYMBOLS},shape-inference,canonicalize"
 LEVELS = {
     "import": "",
-    "onnx": "bind-symbols{SYMBOLS},shape-inference,canonicalize",
+    "onnx": _ONNX,
+    "aic-graph": _ONNX + ",convert-onnx-to-aic-graph,fuse-aic-graph",
+    "aic-graph-fp16": _ONNX + ",convert-onnx-to-aic-graph,fuse-aic-graph,legalize-fp16",
 }
-LEVELS["aic-graph"] = LEVELS["onnx"] + ",convert-onnx-to-aic-graph"
 DEFAULT_LEVEL = "onnx"
 
 
