@@ -13,7 +13,8 @@ never copies. A task waits for the semaphores of the tensors it reads (one signa
 producing core) and signals its own. @main_graph keeps its signature and becomes one
 ``aic_core.launch``. The module records ``aic_core.num_cores``.
 
-Options: ``num-cores`` (default: the largest core number used + 1).
+Options: ``num-cores`` (default: the module's ``aic.num_cores``, recorded by
+``partition-cores``, else the largest core number used + 1).
 """
 
 from __future__ import annotations
@@ -373,4 +374,7 @@ class ConvertAicGraphToAicCorePass(ModulePass):
         function = next((f for f in op.ops if isinstance(f, func.FuncOp) and f.sym_name.data == "main_graph"), None)
         if function is None:
             raise QaiccError("convert-aic-graph-to-aic-core: the module has no func.func @main_graph")
-        _Converter(op, function, self.num_cores).run()
+        num_cores = self.num_cores
+        if num_cores is None and isinstance(op.attributes.get("aic.num_cores"), IntegerAttr):
+            num_cores = op.attributes["aic.num_cores"].value.data  # recorded by partition-cores
+        _Converter(op, function, num_cores).run()
