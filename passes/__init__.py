@@ -31,6 +31,7 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "insert-multicast": _lazy("qaicc.passes.insert_multicast", "InsertMulticastPass"),
     "legalize-fp16": _lazy("qaicc.passes.legalize_fp16", "LegalizeFp16Pass"),
     "mxfp6-weights": _lazy("qaicc.passes.mxfp6_weights", "Mxfp6WeightsPass"),
+    "ols-split": _lazy("qaicc.passes.ols_split", "OlsSplitPass"),
     "partition-cores": _lazy("qaicc.passes.partition_cores", "PartitionCoresPass"),
     "plan-memory": _lazy("qaicc.passes.plan_memory", "PlanMemoryPass"),
     "schedule": _lazy("qaicc.passes.schedule", "SchedulePass"),
