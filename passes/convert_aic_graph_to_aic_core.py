@@ -10,7 +10,8 @@ core 0 without one), one ``aic_core.task``: DMA loads of the operand blocks its 
 block reads (from ``qaicc.dialects.aic_graph.slicing``), a compute region holding the op
 on the tiles, and a DMA store of its output block; ``aic.tiles`` pieces are one loop,
 never copies. A task waits for the semaphores of the tensors it reads (one signal per
-producing core) and signals its own. @main_graph keeps its signature and becomes one
+producing core) and signals its own. The table a gather reads (an embedding) stays in
+DDR (``in_ddr`` loads: indexed DMA, no VTCM). @main_graph keeps its signature and becomes one
 ``aic_core.launch``. The module records ``aic_core.num_cores``.
 
 Options: ``num-cores`` (default: the module's ``aic.num_cores``, recorded by
@@ -31,6 +32,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     TensorType,
+    UnitAttr,
     i64,
 )
 from xdsl.ir import Block, Operation, Region, SSAValue
@@ -202,8 +204,9 @@ class _Converter:
             shifted[partition.tile_axis] += tile_step
             blocks1 = operand_blocks(op, shifted, tile_sizes) if tiles > 1 else blocks0
         loaded = []
-        for operand, b0, b1 in zip(op.operands, blocks0, blocks1):
-            loaded.append(self.emit_load(body, operand, b0, b1))
+        for index, (operand, b0, b1) in enumerate(zip(op.operands, blocks0, blocks1)):
+            in_ddr = isinstance(op, g.GatherOp) and index == 0  # embedding tables stay in DDR
+            loaded.append(self.emit_load(body, operand, b0, b1, in_ddr))
         compute = self.emit_compute(body, op, loaded, tile_sizes)
         for index, (result, symbol) in enumerate(zip(compute.results, outputs)):
             offsets = block.offsets if not multi else [0] * len(result.type.get_shape())
@@ -239,7 +242,7 @@ class _Converter:
         sizes[axis] //= tiles
         return sizes, sizes[axis]
 
-    def emit_load(self, body: Block, operand: SSAValue, b0, b1) -> SSAValue:
+    def emit_load(self, body: Block, operand: SSAValue, b0, b1, in_ddr: bool = False) -> SSAValue:
         tensor = self.tensors[operand]
         shape = list(operand.type.get_shape())
         offsets, sizes = b0 if b0 is not None else ([0] * len(shape), shape)
@@ -247,11 +250,11 @@ class _Converter:
         if b0 is not None and b1 is not None:
             steps = [x1 - x0 for x0, x1 in zip(offsets, b1[0])]
         stored_type = operand.type if tensor.dequantize_to is None else self.stored_type(tensor)
-        load = c.DMALoadOp.create(
-            properties={"source": _symbol(tensor.symbol), "offsets": _ints(tuple(offsets)),
-                        "tile_steps": _ints(tuple(steps))},
-            result_types=[_tensor(stored_type.element_type, tuple(sizes))],
-        )
+        properties = {"source": _symbol(tensor.symbol), "offsets": _ints(tuple(offsets)),
+                      "tile_steps": _ints(tuple(steps))}
+        if in_ddr:
+            properties["in_ddr"] = UnitAttr()
+        load = c.DMALoadOp.create(properties=properties, result_types=[_tensor(stored_type.element_type, tuple(sizes))])
         body.add_op(load)
         return load.results[0]
 

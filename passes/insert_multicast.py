@@ -62,6 +62,8 @@ def multicast_groups(module: ModuleOp) -> list[list[tuple[int, c.DMALoadOp]]]:
     occurrences: dict[tuple, dict[int, list[c.DMALoadOp]]] = {}
     for core, task in tasks(module):
         for load in loads(task):
+            if load.in_ddr is not None:  # read in place by indexed DMA: nothing to share
+                continue
             occurrences.setdefault(_key(task, load), {}).setdefault(core, []).append(load)
     groups = []
     for by_core in occurrences.values():

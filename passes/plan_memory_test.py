@@ -258,18 +258,33 @@ def test_the_smallest_tiling_is_reported_when_nothing_fits(tmp_path):
 
 
 def test_a_tile_that_cannot_be_cut_is_reported(tmp_path):
-    table = np.ones((256, 64), np.float32)  # a gather reads its whole table
-    ids = np.zeros((1, 1), np.int64)
+    x = np.ones((1, 4096), np.float32)  # one row softmax: nothing to cut
 
     def build(b, args):
-        return [b.op(g.GatherOp, [b.constant(table, "table"), args[0]], (1, 1, 64), node="embed", axis=IntegerAttr(0, i64))]
+        return [b.op(g.SoftmaxOp, [args[0]], (1, 4096), node="sm", axis=IntegerAttr(1, i64))]
 
-    module = aic_graph_module([ids], build)
+    module = aic_graph_module([x], build)
     lower_to_aic_core(module, 1)
     target = _target(tmp_path, 4096)
-    with pytest.raises(QaiccError, match="task 'embed' on core 0 needs 65800 bytes of VTCM, more than the 4096 "
+    with pytest.raises(QaiccError, match="task 'sm' on core 0 needs 32768 bytes of VTCM, more than the 4096 "
                                          "bytes of target 'tiny', and its tile cannot be cut further"):
         _run(module, f'plan-memory{{target="{target}"}}')
+
+
+def test_an_embedding_table_stays_in_ddr(tmp_path):
+    table = np.arange(256 * 64, dtype=np.float32).reshape(256, 64)
+    ids = np.array([[3, 255]], np.int64)
+
+    def build(b, args):
+        return [b.op(g.GatherOp, [b.constant(table, "table"), args[0]], (1, 2, 64), node="embed", axis=IntegerAttr(0, i64))]
+
+    module = aic_graph_module([ids], build)
+    expected = run_module(module, [ids])
+    lower_to_aic_core(module, 1)
+    _run(module, f'plan-memory{{target="{_target(tmp_path, 4096)}"}}')  # the table is 64 KB
+    assert _close(module, [ids], expected)
+    metrics = static_metrics(module, load_target(_target(tmp_path, 4096)))
+    assert metrics.cores[0].ddr_read_bytes == ids.nbytes + 2 * 64 * 4  # the ids and two rows
 
 
 def test_retiling_respects_the_alignment(tmp_path):

@@ -200,6 +200,8 @@ class Buffer:
 
 
 def buffer_size(op: Operation) -> int:
+    if isinstance(op, c.DMALoadOp):
+        return op.vtcm_bytes
     return sum(tensor_bytes(r.type) for r in op.results)
 
 

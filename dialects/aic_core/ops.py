@@ -36,6 +36,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     SymbolNameConstraint,
     TensorType,
+    UnitAttr,
 )
 from xdsl.ir import Attribute
 from xdsl.irdl import (
@@ -52,6 +53,8 @@ from xdsl.irdl import (
 )
 from xdsl.traits import IsTerminator, NoTerminator, SymbolOpInterface
 from xdsl.utils.exceptions import VerifyException
+
+from qaicc.dialects.aic_graph.work import tensor_bytes
 
 DDR_KINDS = ("input", "output", "constant", "intermediate", "alias")
 UNITS = ("matrix", "vector")
@@ -133,6 +136,10 @@ class TaskOp(AicCoreOp):
 
 @irdl_op_definition
 class DMALoadOp(AicCoreOp):
+    """DDR -> VTCM. With ``in_ddr``, the block stays where it lies in DDR and the compute
+    reads only what it needs from it by indexed DMA (an embedding table read by a
+    gather): it takes no VTCM, and the bytes moved are those the compute produces."""
+
     name = "aic_core.dma_load"
     source = prop_def(FlatSymbolRefAttr)
     offsets = prop_def(DenseArrayBase)
@@ -140,7 +147,20 @@ class DMALoadOp(AicCoreOp):
     multicast_cores = opt_prop_def(DenseArrayBase)
     vtcm_offset = opt_prop_def(IntegerAttr)
     buffers = opt_prop_def(IntegerAttr)
+    in_ddr = opt_prop_def(UnitAttr)
     output = result_def(TensorType)
+
+    @property
+    def vtcm_bytes(self) -> int:
+        """VTCM bytes of one copy of the loaded block."""
+        return 0 if self.in_ddr is not None else tensor_bytes(self.output.type)
+
+    @property
+    def transfer_bytes(self) -> int:
+        """DDR bytes this load moves per tile."""
+        if self.in_ddr is None:
+            return tensor_bytes(self.output.type)
+        return sum(tensor_bytes(r.type) for use in self.output.uses for r in use.operation.results)
 
 
 @irdl_op_definition

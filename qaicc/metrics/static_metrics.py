@@ -106,7 +106,7 @@ def task_cost(task: c.TaskOp, core: int, hw: HardwareModel, sharing: float = 1.0
     tiles = tiles_of(task)
     cost = TaskCost(tiles, ols_of(task), hw.dma_engines)
     for load in loads(task):
-        size = tensor_bytes(load.output.type)
+        size = load.transfer_bytes
         times = 1 if is_resident(load, tiles) else tiles
         group = load.int_list("multicast_cores")
         received = bool(group) and core != min(group)

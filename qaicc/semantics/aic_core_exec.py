@@ -52,12 +52,12 @@ class DDR:
             return np.reshape(self.array(root), shape)
         return self.arrays[name]
 
-    def read(self, name: str, offsets, sizes):
+    def read(self, name: str, offsets, sizes, in_place: bool = False):
         source = self.array(name)
         if isinstance(source, MXFP6Weight):
             return source.block(offsets, sizes)
         index = tuple(slice(o, o + s) for o, s in zip(offsets, sizes))
-        return np.array(source[index])
+        return source[index] if in_place else np.array(source[index])
 
     def write(self, name: str, offsets, value: np.ndarray) -> None:
         target = self.array(name)
@@ -87,7 +87,8 @@ class _Machine:
             for op in task.body.block.ops:
                 if isinstance(op, c.DMALoadOp):
                     offsets = [o + tile * s for o, s in zip(op.int_list("offsets"), op.int_list("tile_steps"))]
-                    env[op.output] = self.ddr.read(op.source.root_reference.data, offsets, op.output.type.get_shape())
+                    env[op.output] = self.ddr.read(op.source.root_reference.data, offsets,
+                                                   op.output.type.get_shape(), op.in_ddr is not None)
                 elif isinstance(op, c.ComputeOp):
                     values = self.runner.run_block(op.body.block, [env[v] for v in op.inputs])
                     env.update(zip(op.outputs, values))
