@@ -48,7 +48,7 @@ def _total_load_bytes(module: ModuleOp) -> int:
     for _, task in tasks(module):
         for load in loads(task):
             times = 1 if is_resident(load, task.tiles.value.data) else task.tiles.value.data
-            total += tensor_bytes(load.output.type) * times
+            total += load.transfer_bytes * times
     return total
 
 
@@ -149,7 +149,7 @@ def _saved(groups) -> int:
     for group in groups:
         load = group[0][1]
         tiles = load.parent_op().tiles.value.data
-        total += tensor_bytes(load.output.type) * (len(group) - 1) * (1 if is_resident(load, tiles) else tiles)
+        total += load.transfer_bytes * (len(group) - 1) * (1 if is_resident(load, tiles) else tiles)
     return total
 
 

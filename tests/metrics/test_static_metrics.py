@@ -51,7 +51,7 @@ def test_ddr_bytes_are_the_loads_and_the_stores():
     figures = static_metrics(module, HW)
     for core in figures.cores:
         mine = [t for k, t in tasks(module) if k == core.core]
-        assert core.ddr_read_bytes == sum(tensor_bytes(l.output.type) * _times(l, t) for t in mine for l in loads(t))
+        assert core.ddr_read_bytes == sum(l.transfer_bytes * _times(l, t) for t in mine for l in loads(t))
         assert core.ddr_write_bytes == sum(tensor_bytes(s.value.type) * t.tiles.value.data for t in mine for s in stores(t))
         assert core.multicast_bytes == 0
     assert figures.ddr_read_bytes == sum(core.ddr_read_bytes for core in figures.cores)
@@ -174,7 +174,7 @@ def test_models_on_1_4_16_cores(name, cores):
     plain = static_metrics(module, HW)
     _run(module, "insert-multicast,schedule,plan-memory")
     figures = static_metrics(module, HW)
-    total_loads = sum(tensor_bytes(l.output.type) * _times(l, t) for _, t in tasks(module) for l in loads(t))
+    total_loads = sum(l.transfer_bytes * _times(l, t) for _, t in tasks(module) for l in loads(t))
     assert figures.ddr_read_bytes + figures.multicast_bytes == total_loads == plain.ddr_read_bytes
     assert figures.ddr_write_bytes == plain.ddr_write_bytes
     assert (figures.multicast_bytes > 0) == (cores > 1)
