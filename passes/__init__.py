@@ -32,6 +32,7 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fuse-aic-graph": _lazy("qaicc.passes.fuse_aic_graph", "FuseAicGraphPass"),
     "insert-multicast": _lazy("qaicc.passes.insert_multicast", "InsertMulticastPass"),
     "legalize-fp16": _lazy("qaicc.passes.legalize_fp16", "LegalizeFp16Pass"),
+    "mos": _lazy("qaicc.passes.mos", "MosPass"),
     "mxfp6-weights": _lazy("qaicc.passes.mxfp6_weights", "Mxfp6WeightsPass"),
     "ols-split": _lazy("qaicc.passes.ols_split", "OlsSplitPass"),
     "partition-cores": _lazy("qaicc.passes.partition_cores", "PartitionCoresPass"),

@@ -1,9 +1,12 @@
 """partition-cores: every task op's output is cut into equal blocks that cover it, on
 distinct cores, chosen by cost; the aic-core program computes what the aic-graph
-module computes for any number of cores; more cores lower the estimated critical path."""
+module computes for any number of cores (with mos and ols-split after it); more cores
+lower the estimated critical path."""
 
 from __future__ import annotations
 
+import itertools
+import time
 from pathlib import Path
 
 import numpy as np
@@ -174,26 +177,41 @@ def test_more_cores_lower_the_critical_path(name):
 # -- the aic-core program computes the same -----------------------------------------------
 
 
-def _spec(cores: int) -> str:
-    return f"partition-cores{{num-cores={cores}}},convert-aic-graph-to-aic-core"
+def _spec(cores: int, ols: int, mos: int) -> str:
+    return (f"partition-cores{{num-cores={cores}}},mos{{effort={mos}}},ols-split{{factor={ols}}},"
+            "convert-aic-graph-to-aic-core")
+
+
+CI_COMBINATIONS = [(1, 1, 1), (2, 2, 2), (7, 4, 7), (16, 2, 16)]
 
 
 @pytest.mark.parametrize("name", SMALL_MODELS)
-@pytest.mark.parametrize("cores", [1, 2, 7, 16])
-def test_models_match_aic_graph(name, cores):
+@pytest.mark.parametrize("cores,ols,mos", CI_COMBINATIONS)
+def test_models_match_aic_graph(name, cores, ols, mos):
     module, feeds = lowered(MODELS / f"{name}.onnx")
-    assert same_outputs(module, feeds, _spec(cores)) <= 1e-3
+    assert same_outputs(module, feeds, _spec(cores, ols, mos)) <= 1e-3
     assert len(_ops(module, c.ProgramOp)) == cores
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SMALL_MODELS)
+def test_models_match_aic_graph_full_grid(name):
+    for cores, ols, mos in itertools.product((1, 2, 4, 7, 16), (1, 2, 4), ("1", "2", "cores")):
+        effort = cores if mos == "cores" else int(mos)
+        module, feeds = lowered(MODELS / f"{name}.onnx")
+        error = same_outputs(module, feeds, _spec(cores, ols, effort))
+        assert error <= 1e-3, (cores, ols, effort, error)
 
 
 def test_fp16_model_matches():
     module, feeds = lowered(MODELS / "resnet50_small.onnx")
     run_passes(module, "fuse-aic-graph,legalize-fp16")
-    assert same_outputs(module, feeds, _spec(4)) <= 1e-3
+    assert same_outputs(module, feeds, _spec(4, 2, 4)) <= 1e-3
 
 
 @pytest.mark.parametrize("spec", [
     "partition-cores{num-cores=3}",
+    "partition-cores{num-cores=3},mos{effort=3},ols-split{factor=2}",
 ])
 def test_hand_built_ops_match(spec):
     """A conv with bias and activation, depthwise conv, pooling, a gather, a layer norm."""
@@ -225,6 +243,22 @@ def _ints(values):
 # -- full size ----------------------------------------------------------------------------
 
 BERT = ROOT / ".cache" / "models" / "bert.onnx"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BERT.exists(), reason="full-size BERT not downloaded")
+def test_bert_base_to_aic_core_on_16_cores_in_under_10_seconds():
+    """Import, front end, the three passes and the conversion: the whole pipeline (CPU
+    time of this process, which other jobs on the machine do not inflate)."""
+    from qaicc.onnx_io.importer import import_model
+
+    start, wall = time.process_time(), time.perf_counter()
+    module = import_model(BERT)
+    run_passes(module, "bind-symbols{batch_size=1 sequence=128},shape-inference,canonicalize,"
+                       "convert-onnx-to-aic-graph," + _spec(16, 2, 16))
+    seconds, wall = time.process_time() - start, time.perf_counter() - wall
+    assert len(_ops(module, c.ProgramOp)) == 16
+    assert seconds < 10, f"{seconds:.1f} s of CPU ({wall:.1f} s wall)"
 
 
 @pytest.mark.slow
