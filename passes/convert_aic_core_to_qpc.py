@@ -232,6 +232,7 @@ class _Converter:
             body.add_op(op)
         constants, constant_of = self.constants(ddr)
         for index, op in enumerate(ddr):
+            _check_known(op)
             body.add_op(self.ddr_tensor(index, op, constant_of))
         for index, op in enumerate(semaphores):
             body.add_op(q.SemaphoreOp.create(properties={"id": _int(index), "name": op.sym_name}))
@@ -345,6 +346,8 @@ class _Converter:
     def stream(self, program: c.ProgramOp) -> q.StreamOp:
         block = Block()
         for op in program.body.block.ops:
+            if isinstance(op, (c.WaitOp, c.SignalOp)):
+                _check_known(op)
             if isinstance(op, c.WaitOp):
                 block.add_op(q.WaitOp.create(properties={"semaphore": self.semaphore(op.semaphore), "count": op.count}))
             elif isinstance(op, c.SignalOp):
@@ -358,10 +361,12 @@ class _Converter:
     def task(self, task: c.TaskOp) -> q.TaskOp:
         block = Block()
         values: dict[SSAValue, SSAValue] = {}
+        _check_known(task)
         for op in task.body.block.ops:
+            _check_known(op)
             if isinstance(op, c.DMALoadOp):
                 properties = {"tensor": self.tensor(op.source), "offsets": op.offsets, "tile_steps": op.tile_steps}
-                _copy(op, properties, ("multicast_cores", "vtcm_offset", "buffers"))
+                _copy(op, properties, ("multicast_cores", "vtcm_offset", "buffers", "in_ddr"))
                 new = q.DMALoadOp.create(properties=properties, result_types=[op.output.type])
                 values[op.output] = new.output
             elif isinstance(op, c.ComputeOp):
@@ -381,6 +386,27 @@ class _Converter:
         return q.TaskOp.create(properties={
             "name": task.op_name, "op_index": task.op_index, "unit": task.unit,
             "tiles": task.tiles, "ols": _int(min(max(ols, 1), tiles))}, regions=[Region(block)])
+
+
+# Every property of an aic-core op this pass encodes; any other is an error, never lost.
+KNOWN_PROPERTIES = {
+    c.DDRTensorOp: frozenset({"sym_name", "type", "kind", "io_name", "value", "alias", "offset"}),
+    c.SemaphoreOp: frozenset({"sym_name"}),
+    c.TaskOp: frozenset({"op_name", "op_index", "unit", "tiles", "ols"}),
+    c.DMALoadOp: frozenset({"source", "offsets", "tile_steps", "multicast_cores", "vtcm_offset", "buffers", "in_ddr"}),
+    c.ComputeOp: frozenset({"unit", "vtcm_offset", "buffers"}),
+    c.DMAStoreOp: frozenset({"target", "offsets", "tile_steps"}),
+    c.SignalOp: frozenset({"semaphore"}),
+    c.WaitOp: frozenset({"semaphore", "count"}),
+}
+
+
+def _check_known(op: Operation) -> None:
+    unknown = op.properties.keys() - KNOWN_PROPERTIES[type(op)]
+    if unknown:
+        raise QaiccError(
+            f"{PASS_NAME}: cannot encode property '{sorted(unknown)[0]}' of '{op.name}'; "
+            "the qpc dialect and the QPC format must learn it first")
 
 
 def _copy(op: Operation, properties: dict, names: tuple[str, ...]) -> None:

@@ -158,6 +158,35 @@ def test_planned_offsets_and_multicast_carry_over():
     assert [t.int_prop("offset") for t in container.ddr_tensors if t.kind.data != "alias"] == [0, 1024, 2048]
 
 
+def test_in_ddr_load_round_trips_and_takes_no_vtcm(tmp_path):
+    from xdsl.dialects.builtin import UnitAttr
+
+    from qaicc.qpc import load_qpc
+    from qaicc.testing.qpc import compile_qpc
+
+    module, inputs = matmul_module(cores=2, tiles=2)
+    for load in _ops(module, c.DMALoadOp):
+        if load.source.root_reference.data == "w":
+            load.properties["in_ddr"] = UnitAttr()
+    expected = run_module(module, inputs)["y"]
+    qpc = run(module.clone(), "convert-aic-core-to-qpc")
+    assert sum(1 for load in _ops(qpc, q.DMALoadOp) if load.in_ddr is not None) == 2
+    compile_qpc(module, tmp_path)
+    loaded = load_qpc(tmp_path)
+    rebuilt = loaded.to_aic_core()
+    assert sum(1 for load in _ops(rebuilt, c.DMALoadOp) if load.in_ddr is not None) == 2
+    np.testing.assert_array_equal(run_module(rebuilt, inputs)["y"], expected)
+    # x tile 2x16 and result 2x4 double-buffered; w stays in DDR
+    assert loaded.meta["vtcm"]["peak_bytes_per_core"] == [2 * 128 + 2 * 32] * 2
+
+
+def test_an_unknown_property_is_an_error_not_lost():
+    module, _ = matmul_module()
+    _ops(module, c.DMAStoreOp)[0].properties["priority"] = IntegerAttr(1, i64)
+    with pytest.raises(QaiccError, match="cannot encode property 'priority' of 'aic_core.dma_store'"):
+        run(module, "convert-aic-core-to-qpc")
+
+
 def test_mxfp6_constant_keeps_both_blobs(tmp_path):
     from qaicc.qpc import load_qpc
     from qaicc.testing.qpc import compile_qpc

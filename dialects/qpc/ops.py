@@ -25,8 +25,9 @@ A module at this level holds one ``qpc.container`` whose body lists, in this ord
   tile_steps}`` reads the block at ``offsets + t * tile_steps`` of a DDR tensor (its
   result type gives the block's sizes) into VTCM, ``qpc.exec {kernel, unit}`` runs a
   kernel on loaded tiles, ``qpc.dma_store {tensor, offsets, tile_steps}`` writes a tile
-  back. ``vtcm_offset`` / ``buffers`` (on loads and execs) and ``multicast_cores`` (on
-  loads) carry over from aic-core.
+  back. ``vtcm_offset`` / ``buffers`` (on loads and execs), ``multicast_cores`` and
+  ``in_ddr`` (on loads: the block stays in DDR and the kernel reads it by indexed DMA,
+  e.g. an embedding table; it takes no VTCM) carry over from aic-core.
 
 References are integer ids (dense, in declaration order), so that the IR maps one to
 one to the binary streams of the container file (``docs/qpc-format.md``); the IR grows
@@ -45,6 +46,7 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     StringAttr,
     TensorType,
+    UnitAttr,
 )
 from xdsl.ir import Attribute, Operation
 from xdsl.irdl import (
@@ -473,6 +475,7 @@ class DMALoadOp(QpcOp):
     multicast_cores = opt_prop_def(DenseArrayBase)
     vtcm_offset = opt_prop_def(IntegerAttr)
     buffers = opt_prop_def(IntegerAttr)
+    in_ddr = opt_prop_def(UnitAttr)
     output = result_def(TensorType)
 
     def verify_(self) -> None:

@@ -40,9 +40,10 @@ FORMAT_NAME = "qaicc-qpc"
 OP_WAIT = 1       # semaphore, count
 OP_SIGNAL = 2     # semaphore
 OP_TASK = 3       # name (string index), op_index, unit, tiles, ols, body instruction count
-OP_DMA_LOAD = 4   # tensor, vtcm_offset (-1: none), buffers (0: none), rank, offsets, sizes, steps, n, cores
+OP_DMA_LOAD = 4   # tensor, vtcm_offset (-1: none), buffers (0: none), flags, rank, offsets, sizes, steps, n, cores
 OP_EXEC = 5       # kernel, unit, vtcm_offset, buffers, n_in, inputs (tile numbers), n_out
 OP_DMA_STORE = 6  # tensor, tile number, rank, offsets, steps
+LOAD_IN_DDR = 1   # dma_load flags: bit 0, the block stays in DDR (indexed DMA)
 UNIT_CODES = {"matrix": 0, "vector": 1}
 UNIT_NAMES = {code: name for name, code in UNIT_CODES.items()}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -93,7 +94,8 @@ def vtcm_requirements(container: q.ContainerOp) -> dict:
     """Peak VTCM per core: from the planned ``vtcm_offset``s when there are any (the end
     of the highest buffer: copy k of a buffer is at ``vtcm_offset + k * size``), else an
     estimate: the largest working set of one task (every tile it loads or computes,
-    times its copies: 2 when ols > 1, except a load that does not move between tiles)."""
+    times its copies: 2 when ols > 1, except a load that does not move between tiles;
+    an ``in_ddr`` load takes none)."""
     planned_peaks = [0] * container.num_cores.value.data
     estimated_peaks = [0] * container.num_cores.value.data
     planned = False
@@ -107,8 +109,8 @@ def vtcm_requirements(container: q.ContainerOp) -> dict:
             for op in task.body.block.ops:
                 if isinstance(op, q.DMAStoreOp):
                     continue
-                size = sum(type_bytes(r.type) for r in op.results)
                 properties = op.properties
+                size = 0 if "in_ddr" in properties else sum(type_bytes(r.type) for r in op.results)
                 resident = isinstance(op, q.DMALoadOp) and not any(op.tile_steps.get_values())
                 copies = properties["buffers"].value.data if "buffers" in properties else (1 if resident else rotating)
                 working_set += size * copies
@@ -264,7 +266,8 @@ def _encode_task(task: q.TaskOp, words: list[int], strings: dict[str, int]) -> N
         if isinstance(op, q.DMALoadOp):
             sizes = op.output.type.get_shape()
             cores = op.int_list("multicast_cores")
-            fields = [op.tensor.value.data, op.int_prop("vtcm_offset", -1), op.int_prop("buffers", 0), len(sizes),
+            flags = LOAD_IN_DDR if op.in_ddr is not None else 0
+            fields = [op.tensor.value.data, op.int_prop("vtcm_offset", -1), op.int_prop("buffers", 0), flags, len(sizes),
                       *op.offsets.get_values(), *sizes, *op.tile_steps.get_values(), len(cores), *cores]
             words += (OP_DMA_LOAD, 2 + len(fields), *fields)
             tiles[op.output] = len(tiles)

@@ -35,6 +35,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     TensorType,
+    UnitAttr,
     i64,
 )
 from xdsl.ir import Attribute, Block, Region
@@ -52,6 +53,7 @@ from qaicc.errors import QaiccError
 from qaicc.qpc.container import Container, read_container
 from qaicc.qpc.encoding import (
     FORMAT_NAME,
+    LOAD_IN_DDR,
     OP_DMA_LOAD,
     OP_DMA_STORE,
     OP_EXEC,
@@ -358,9 +360,11 @@ class _Rebuilder:
             if len(fields) != length - 2:
                 raise ValueError("an instruction runs past the end of its stream")
             if opcode == OP_DMA_LOAD:
-                tensor, vtcm, buffers, rank = fields[:4]
-                offsets, sizes, steps = fields[4:4 + rank], fields[4 + rank:4 + 2 * rank], fields[4 + 2 * rank:4 + 3 * rank]
-                cores = fields[5 + 3 * rank:5 + 3 * rank + fields[4 + 3 * rank]]
+                tensor, vtcm, buffers, flags, rank = fields[:5]
+                offsets, sizes, steps = fields[5:5 + rank], fields[5 + rank:5 + 2 * rank], fields[5 + 2 * rank:5 + 3 * rank]
+                cores = fields[6 + 3 * rank:6 + 3 * rank + fields[5 + 3 * rank]]
+                if flags & ~LOAD_IN_DDR:
+                    raise self.loaded.corrupted(f"unknown dma_load flags {flags}")
                 properties = {"source": self.symbols[tensor], "offsets": _ints(tuple(offsets)),
                               "tile_steps": _ints(tuple(steps))}
                 if cores:
@@ -369,6 +373,8 @@ class _Rebuilder:
                     properties["vtcm_offset"] = _int(vtcm)
                 if buffers > 0:
                     properties["buffers"] = _int(buffers)
+                if flags & LOAD_IN_DDR:
+                    properties["in_ddr"] = UnitAttr()
                 element = self.types[tensor].element_type
                 op = c.DMALoadOp.create(properties=properties, result_types=[_tensor(element, tuple(sizes))])
                 values.append(op.output)
