@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/calibration.py                 # compile (cached) and compare
     .venv/bin/python benchmarks/calibration.py --recompile --json calibration.json
+    .venv/bin/python benchmarks/calibration.py --recompile --mos cores --out .cache/calibration-mos
 
 Compiles the full-size models (``.cache/models/bert.onnx`` at sequence 128 and
 ``resnet50.onnx``, exported by ``make benchmark-models``) with the flags of the four
@@ -24,7 +25,8 @@ reach it: the program itself moves too many bytes (the lowering keeps every
 intermediate in DDR), and the row says so. ``w/o interm.`` is the floor if the
 intermediates stayed on chip (a diagnosis for the lowering, not a prediction).
 
-The estimated figures the simulator uses are those of the target's JSON file
+The published configurations do not say ``-mos``: ``--mos`` chooses it (1, qaic-exec's
+default, or ``cores`` as the SDK's recipes). The estimated figures the simulator uses are those of the target's JSON file
 (``simulator`` section); ``--figures k=v,...`` tries others without editing the file.
 """
 
@@ -187,7 +189,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / ".cache/calibration", help="where the QPCs go")
     parser.add_argument("--recompile", action="store_true", help="compile even when a QPC is there")
     parser.add_argument("--only", action="append", default=[], help="run only these configurations (by key)")
-    parser.add_argument("--mos", type=int, default=1, help="mos effort (default 1, as qaic-exec)")
+    parser.add_argument("--mos", default="1",
+                        help="mos effort: a number (default 1, as qaic-exec) or 'cores' (the configuration's cores, "
+                             "as the SDK's LLM recipes)")
     parser.add_argument("--figures", help="try other simulator figures: name=value,... (the JSON file is not changed)")
     parser.add_argument("--json", type=Path, help="write the rows as JSON")
     args = parser.parse_args(argv)
@@ -205,7 +209,8 @@ def main(argv=None) -> int:
                 continue
             out.mkdir(parents=True, exist_ok=True)
             log(f"{config.key}: compiling {config.model} ...")
-            compile_config(config, args.models, out, args.mos, log)
+            mos = config.cores if args.mos == "cores" else int(args.mos)
+            compile_config(config, args.models, out, mos, log)
         build = json.loads((out / "calibration-build.json").read_text()) if (out / "calibration-build.json").exists() else {}
         row = predict(config, out, figures)
         row["build"] = build

@@ -44,7 +44,7 @@ def _header(result: SimulationResult) -> str:
 def stats_text(result: SimulationResult) -> str:
     lines = [_header(result)]
     lines.append(f"# latency {result.latency_seconds * 1e6:.3f} us (one instance alone); round "
-                 f"{result.round_seconds * 1e6:.3f} us ({result.instances} instances at once); throughput "
+                 f"{result.round_seconds * 1e6:.3f} us ({result.instances} instance(s) running back to back); throughput "
                  f"{result.throughput:.3f} samples/s\n")
     lines.append(f"# per inference: DDR read {result.ddr_read_bytes} B, written {result.ddr_write_bytes} B, "
                  f"multicast {result.multicast_bytes} B; DDR utilization {result.ddr_utilization * 100:.1f}%\n")

@@ -158,18 +158,26 @@ class _Engine:
         self.version += 1
         streams = self.streams
         if not streams:
-            if self.record:
-                self.ddr_rate.append((self.now, 0.0))
+            self._note_rate(0.0)
             return
         left, count = self.bandwidth, len(streams)
         for i, s in enumerate(sorted(streams, key=lambda s: s.cap)):
             share = left / (count - i)
             s.rate = min(s.cap, share)
             left -= s.rate
-        if self.record:
-            self.ddr_rate.append((self.now, self.bandwidth - left))
+        self._note_rate(self.bandwidth - left)
         soonest = min(max(s.remaining, 0.0) / s.rate for s in streams)
         self.at(self.now + soonest, self._finish, self.version)
+
+    def _note_rate(self, rate: float) -> None:
+        """Record the bandwidth in use from now on (one point per change)."""
+        if not self.record:
+            return
+        points = self.ddr_rate
+        if points and points[-1][0] == self.now:
+            points.pop()
+        if not points or abs(points[-1][1] - rate) > 1e-6 * self.bandwidth:
+            points.append((self.now, rate))
 
     def _finish(self, version: int) -> None:
         if version != self.version:

@@ -230,3 +230,14 @@ def test_more_cores_shorten_a_compute_bound_program():
     one = simulate_module(_compute_heavy(1))
     four = simulate_module(_compute_heavy(4))
     assert four.latency_seconds < one.latency_seconds / 2
+
+
+@pytest.mark.parametrize("name", ["resnet50_small", "bert_small"])
+def test_one_core_without_overlap_agrees_with_the_static_estimate(aic_core_module, name):
+    from qaicc.metrics.static_metrics import static_metrics
+
+    module = aic_core_module(name, cores=1, ols=1, multicast=False)
+    result = simulate_module(module, "ai100-pro", figures=IDEAL)
+    static = static_metrics(module, HW)
+    assert result.latency_seconds == pytest.approx(static.latency_seconds, rel=1e-6)
+    assert (result.ddr_read_bytes, result.ddr_write_bytes) == (static.ddr_read_bytes, static.ddr_write_bytes)
