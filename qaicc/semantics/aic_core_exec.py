@@ -57,7 +57,7 @@ class DDR:
         if isinstance(source, MXFP6Weight):
             return source.block(offsets, sizes)
         index = tuple(slice(o, o + s) for o, s in zip(offsets, sizes))
-        return source[index] if in_place else np.ascontiguousarray(source[index])
+        return source[index] if in_place else np.array(source[index], order="C")
 
     def write(self, name: str, offsets, value: np.ndarray) -> None:
         target = self.array(name)
