@@ -13,9 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# The main job on the bundled example: import it, run a pipeline, print the IR.
+# The main job on the bundled example: compile it with a qaic-exec command line, run the
+# QPC on the simulator with qaicc-run (qaic-runner's statistics), compare with onnxruntime.
+EXAMPLE_QPC ?= out/tiny_cnn
 run: $(STAMP)
-	$(BIN)/qaicc-opt examples/tiny_cnn.onnx -p 'shape-inference,canonicalize' --time-passes
+	$(BIN)/qaicc -m=examples/tiny_cnn.onnx -convert-to-fp16 -aic-num-cores=2 -ols=2 -multicast-weights \
+		-aic-hw-version=2.0 -aic-binary-dir=$(EXAMPLE_QPC) -compile-only -aic-perf-metrics -time-passes
+	$(BIN)/python examples/run_example.py --model examples/tiny_cnn.onnx --qpc $(EXAMPLE_QPC)
 
 # Every test (CI runs this).
 test: $(STAMP)
