@@ -137,21 +137,31 @@ def _profiling_types(values: list[str]) -> list[str]:
 
 
 def _load(path: str):
+    """The checked QPC, its aic-core module and its target; a file damaged in a way the
+    container's checks let through is a one-line error too."""
+    from qaicc.hardware import load_target
     from qaicc.qpc import load_qpc
+    from qaicc.simulator.runner import io_descriptors
 
+    loaded = load_qpc(path)
     try:
-        loaded = load_qpc(path)
+        hw = load_target(loaded.meta["target"]["name"])
+        int(loaded.meta["num_cores"])
+        try:
+            io_descriptors(loaded.meta, "inputs")
+            io_descriptors(loaded.meta, "outputs")
+        except QaiccError as error:
+            raise QaiccError(f"{loaded.path}: {error}") from None
         module = loaded.to_aic_core()
     except QaiccError:
         raise
-    except Exception as error:  # a file damaged in a way the loader's checks let through
-        raise QaiccError(f"{path}: corrupted QPC: cannot rebuild the program ({type(error).__name__}: {error})") from None
-    return loaded, module
+    except Exception as error:
+        raise QaiccError(f"{loaded.path}: corrupted QPC: cannot rebuild the program ({type(error).__name__}: {error})") from None
+    return loaded, module, hw
 
 
 def run(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
-    from qaicc.hardware import load_target
     from qaicc.simulator import check_instances, simulate, stats_line
     from qaicc.simulator.profiling import profiling_files
     from qaicc.simulator.runner import output_files, random_input_sets, read_input_files, run_functional, write_files
@@ -160,9 +170,8 @@ def run(args: argparse.Namespace, out=None) -> int:
     test_data = Path(args.test_data)
     if not test_data.exists():
         raise QaiccError(f"{test_data}: no such directory (give -t the directory holding programqpc.bin)")
-    loaded, module = _load(args.test_data)
+    loaded, module, hw = _load(args.test_data)
     meta = loaded.meta
-    hw = load_target(meta["target"]["name"])
     check_instances(args.aic_num_of_activations, meta["num_cores"], hw)
     instances = args.aic_num_of_activations
     if args.input_file:

@@ -28,6 +28,12 @@ def _error(capsys) -> str:
     return lines[0]
 
 
+def run(capsys, args) -> int:
+    """``main(args)`` with the capture emptied first (compiling a fixture may warn)."""
+    capsys.readouterr()
+    return main(args)
+
+
 def _nothing_written(tmp_path, *names):
     for name in names:
         assert not (tmp_path / name).exists(), name
@@ -36,7 +42,7 @@ def _nothing_written(tmp_path, *names):
 
 def test_the_statistics_lines(qpc_dir, tmp_path, capsys):
     stats = tmp_path / "stats.json"
-    assert main(["-t", str(qpc_dir("resnet50_small")), "-n", "9", "-a", "2", "--stats-json", str(stats)]) == 0
+    assert run(capsys, ["-t", str(qpc_dir("resnet50_small")), "-n", "9", "-a", "2", "--stats-json", str(stats)]) == 0
     lines = capsys.readouterr().out.splitlines()
     at = lines.index(" ---- Stats ----")
     match = STATS.match(lines[at + 1])
@@ -57,7 +63,7 @@ def test_the_statistics_lines(qpc_dir, tmp_path, capsys):
 
 
 def test_time_runs_as_many_inferences_as_fit(qpc_dir, capsys):
-    assert main(["-t", str(qpc_dir("resnet50_small")), "--time", "0.001", "-S", "1"]) == 0
+    assert run(capsys, ["-t", str(qpc_dir("resnet50_small")), "--time", "0.001", "-S", "1"]) == 0
     match = STATS.match(capsys.readouterr().out.splitlines()[1])
     assert int(match[1]) > 40 and 900 <= int(match[2]) <= 1000
 
@@ -68,7 +74,7 @@ def test_profiling_files(qpc_dir, tmp_path, capsys):
     out = tmp_path / "prof"
     args = ["-t", str(directory), "-n", "6", "-a", "3", "--aic-profiling-type", "stats",
             "--aic-profiling-type", "trace,latency", "--aic-profiling-out-dir", str(out)]
-    assert main(args) == 0
+    assert run(capsys, args) == 0
     trace = json.loads((out / profiling_file("trace")).read_text())
     events = trace["traceEvents"]
     threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["name"] == "thread_name"}
@@ -104,13 +110,13 @@ def test_an_input_file_of_the_wrong_size(qpc_dir, tmp_path, capsys):
     args = ["-t", str(directory), *files, "--write-output-dir", str(tmp_path / "out"),
             "--aic-profiling-type", "trace", "--aic-profiling-out-dir", str(tmp_path / "prof"),
             "--stats-json", str(tmp_path / "s.json")]
-    assert main(args) == 1
+    assert run(capsys, args) == 1
     line = _error(capsys)
     wrong = inputs[1]
     assert f"input '{wrong.name}'" in line
     assert f"{wrong.bytes - 8} bytes" in line and f"expects {wrong.bytes} bytes" in line
     _nothing_written(tmp_path, "out", "prof", "s.json")
-    assert main(["-t", str(directory), *files[:2]]) == 1
+    assert run(capsys, ["-t", str(directory), *files[:2]]) == 1
     assert "takes 3 input(s)" in _error(capsys)
 
 
@@ -133,7 +139,7 @@ def test_a_corrupted_or_missing_qpc(qpc_dir, tmp_path, capsys, damage):
         broken = tmp_path / "nowhere"
     args = ["-t", str(broken), "--write-output-dir", str(tmp_path / "out"), "--aic-profiling-type", "latency",
             "--aic-profiling-out-dir", str(tmp_path / "prof"), "--stats-json", str(tmp_path / "s.json")]
-    assert main(args) == 1
+    assert run(capsys, args) == 1
     line = _error(capsys)
     assert str(tmp_path) in line
     _nothing_written(tmp_path, "out", "prof", "s.json")
@@ -141,11 +147,11 @@ def test_a_corrupted_or_missing_qpc(qpc_dir, tmp_path, capsys, damage):
 
 def test_too_many_instances(qpc_dir, tmp_path, capsys):
     directory = qpc_dir("resnet50_small")  # 2 cores
-    assert main(["-t", str(directory), "-a", "9", "--stats-json", str(tmp_path / "s.json")]) == 1
+    assert run(capsys, ["-t", str(directory), "-a", "9", "--stats-json", str(tmp_path / "s.json")]) == 1
     line = _error(capsys)
     assert "9 instances x 2 cores = 18 cores" in line and "16 cores of ai100-pro" in line
     _nothing_written(tmp_path, "s.json")
-    assert main(["-t", str(directory), "-a", "8", "-n", "8", "-S", "1"]) == 0
+    assert run(capsys, ["-t", str(directory), "-a", "8", "-n", "8", "-S", "1"]) == 0
 
 
 @pytest.mark.parametrize("args,message", [
@@ -155,7 +161,7 @@ def test_too_many_instances(qpc_dir, tmp_path, capsys):
     (["--aic-profiling-type", "flame"], "unknown --aic-profiling-type 'flame'"),
 ])
 def test_bad_flags(qpc_dir, capsys, args, message):
-    assert main(["-t", str(qpc_dir("resnet50_small")), *args]) == 1
+    assert run(capsys, ["-t", str(qpc_dir("resnet50_small")), *args]) == 1
     assert message in _error(capsys)
 
 
@@ -164,7 +170,7 @@ def test_an_output_directory_that_cannot_be_made(qpc_dir, tmp_path, capsys):
     blocker.write_text("in the way")
     args = ["-t", str(qpc_dir("resnet50_small")), "-n", "2", "--write-output-dir", str(blocker / "out"),
             "--aic-profiling-type", "stats", "--aic-profiling-out-dir", str(tmp_path / "prof")]
-    assert main(args) == 1
+    assert run(capsys, args) == 1
     assert "cannot write" in _error(capsys)
     _nothing_written(tmp_path, "prof")
 
@@ -175,3 +181,29 @@ def test_the_console_script_runs_without_a_traceback(qpc_dir, tmp_path):
     assert ok.returncode == 0 and STATS.match(ok.stdout.splitlines()[1])
     bad = subprocess.run([*command, "-t", str(tmp_path / "none")], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("damage", ["no-target", "no-outputs", "bad-dtype", "bad-stream"])
+def test_meta_data_damaged_behind_valid_checksums(qpc_dir, tmp_path, capsys, damage):
+    from qaicc.qpc.container import write_atomically, write_container
+
+    loaded = load_qpc(qpc_dir("resnet50_small"))
+    meta = dict(loaded.meta)
+    sections = {name: bytes(loaded.container.section(name)) for name in ("meta", "kernels", "streams", "constants")}
+    if damage == "no-target":
+        del meta["target"]
+    elif damage == "no-outputs":
+        del meta["outputs"]
+    elif damage == "bad-dtype":
+        meta["inputs"] = [dict(meta["inputs"][0], dtype="quaternion")]
+    else:
+        sections["streams"] = sections["streams"][:-8]
+    if damage != "bad-stream":
+        sections["meta"] = json.dumps(meta).encode()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    write_atomically(broken / "programqpc.bin",
+                     lambda out: write_container(out, [(name, [data]) for name, data in sections.items()]))
+    assert run(capsys, ["-t", str(broken), "--stats-json", str(tmp_path / "s.json")]) == 1
+    assert "broken" in _error(capsys)
+    _nothing_written(tmp_path, "s.json")
