@@ -327,7 +327,8 @@ class _Compilation:
     def run(self) -> CompileResult:
         started = time.perf_counter()
         with warnings.catch_warnings():
-            warnings.simplefilter("always")
+            warnings.simplefilter("ignore")  # numpy's RuntimeWarnings and library deprecations are not for users
+            warnings.filterwarnings("always", category=UserWarning)  # what passes tell the user
             warnings.showwarning = self._show_warning
             self.check_flags()
             staging = _Staging(self.options.binary_dir)
