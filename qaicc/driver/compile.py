@@ -451,7 +451,6 @@ class _Compilation:
             add_qpc_figures(program.metrics, loaded.meta, self.hw)
             program.metrics["specialization"] = dict(program.specialization)
             program.perf_warnings = perf_warnings(program.metrics, self.options)
-            self.io = loaded.meta  # the last program's I/O, for check_retained
             program.metrics["inputs"] = [{k: io[k] for k in ("name", "shape", "dtype")} for io in loaded.meta["inputs"]]
             program.metrics["outputs"] = [{k: io[k] for k in ("name", "shape", "dtype")} for io in loaded.meta["outputs"]]
 
