@@ -136,14 +136,36 @@ def _profiling_types(values: list[str]) -> list[str]:
     return kinds
 
 
-def _load(path: str):
-    """The checked QPC, its aic-core module and its target; a file damaged in a way the
-    container's checks let through is a one-line error too."""
-    from qaicc.hardware import load_target
+def _select_program(path: str, input_files: Sequence[str] | None):
+    """The program to run: with several (``-network-specialization-config``), the one
+    whose input sizes match the ``-i`` files; program 0 without ``-i``."""
     from qaicc.qpc import load_qpc
+    from qaicc.qpc.programs import load_program, program_count
+    from qaicc.simulator.runner import read_input_files
+
+    first = load_qpc(path)
+    count = program_count(first.meta)
+    if count == 1 or not input_files:
+        return first
+    for index in range(count):
+        candidate = load_program(first, index)
+        try:
+            read_input_files(candidate.meta, input_files)
+        except QaiccError:
+            continue
+        return candidate
+    raise QaiccError(
+        f"{first.path}: none of its {count} programs (specializations) takes inputs of the sizes of the -i files"
+    )
+
+
+def _load(path: str, input_files: Sequence[str] | None = None):
+    """The checked QPC (the program the inputs select), its aic-core module and its target;
+    a file damaged in a way the container's checks let through is a one-line error too."""
+    from qaicc.hardware import load_target
     from qaicc.simulator.runner import io_descriptors
 
-    loaded = load_qpc(path)
+    loaded = _select_program(path, input_files)
     try:
         hw = load_target(loaded.meta["target"]["name"])
         int(loaded.meta["num_cores"])
@@ -170,7 +192,7 @@ def run(args: argparse.Namespace, out=None) -> int:
     test_data = Path(args.test_data)
     if not test_data.exists():
         raise QaiccError(f"{test_data}: no such directory (give -t the directory holding programqpc.bin)")
-    loaded, module, hw = _load(args.test_data)
+    loaded, module, hw = _load(args.test_data, args.input_file)
     meta = loaded.meta
     check_instances(args.aic_num_of_activations, meta["num_cores"], hw)
     instances = args.aic_num_of_activations
@@ -186,8 +208,11 @@ def run(args: argparse.Namespace, out=None) -> int:
     count = result.inference_count
     if input_sets is None:
         input_sets = random_input_sets(meta, min(args.set_size, count), args.seed)
+    retained = meta.get("retained_state") or []
+    if retained:  # each inference depends on the one before: run all of them, in order
+        input_sets = [input_sets[i % len(input_sets)] for i in range(count)]
     started = time.perf_counter()
-    results = run_functional(module, input_sets)
+    results = run_functional(module, input_sets, retained)
     executed = time.perf_counter() - started
 
     files = []

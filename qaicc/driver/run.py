@@ -68,19 +68,6 @@ def read_input_list(path: str, meta: dict) -> list[list[str]]:
     return inferences
 
 
-def _retained_run(module, input_sets: list[dict], pairs: list[dict]) -> list[dict]:
-    from qaicc.semantics import run_module
-
-    results = []
-    state: dict[str, np.ndarray] = {}
-    for inputs in input_sets:
-        values = {**inputs, **state}
-        outputs = run_module(module, values)
-        results.append(outputs)
-        state = {pair["input"]: np.asarray(outputs[pair["output"]]) for pair in pairs}
-    return results
-
-
 def run_programs(directory: Path, options, count: int, out: IO[str], say: Callable, timings: list) -> list:
     from qaicc.driver.compile import RunResult
     from qaicc.driver.config_files import describe
@@ -107,8 +94,7 @@ def run_programs(directory: Path, options, count: int, out: IO[str], say: Callab
             input_sets = [read_input_files(meta, paths) for paths in read_input_list(options.input_list_file, meta)]
         else:
             input_sets = random_input_sets(meta, 1, SEED)
-        pairs = meta.get("retained_state") or []
-        results = _retained_run(module, input_sets, pairs) if pairs else run_functional(module, input_sets)
+        results = run_functional(module, input_sets, meta.get("retained_state") or [])
         executed = time.perf_counter() - began
         began = time.perf_counter()
         simulation = simulate(loaded, instances=options.instances, inferences=RUN_INFERENCES,

@@ -99,11 +99,25 @@ def random_input_sets(meta: dict, count: int, seed: int = 0) -> list[dict[str, n
     return sets
 
 
-def run_functional(module: ModuleOp, input_sets: Iterable[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
-    """The outputs of every input set (by output name), each set run once."""
+def run_functional(
+    module: ModuleOp,
+    input_sets: Iterable[dict[str, np.ndarray]],
+    retained_state: Sequence[dict] = (),
+) -> list[dict[str, np.ndarray]]:
+    """The outputs of every input set (by output name), each set run once, in order.
+
+    ``retained_state`` (``-retained-state``: pairs ``{"output": "x_RetainedState",
+    "input": "x"}``): each such output stays on the device and is the matching input of the
+    next inference (the input set's own value is used only for the first one)."""
     from qaicc.semantics import run_module
 
-    return [run_module(module, inputs) for inputs in input_sets]
+    results = []
+    state: dict[str, np.ndarray] = {}
+    for inputs in input_sets:
+        outputs = run_module(module, {**inputs, **state})
+        results.append(outputs)
+        state = {pair["input"]: np.asarray(outputs[pair["output"]]) for pair in retained_state}
+    return results
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+=-]")

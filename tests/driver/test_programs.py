@@ -221,3 +221,27 @@ def test_retained_state_output_without_input(tmp_path, run_qaicc):
     assert outcome.status == 1
     assert outcome.error_lines == ["qaicc: error: -retained-state: the output 'cache_RetainedState' has no input "
                                    "'cache' to feed"]
+
+
+def test_qaicc_run_selects_the_specialization_and_retains_state(tmp_path, kv_model_path):
+    """qaicc-run picks the program whose inputs fit the -i files, and feeds
+    past_RetainedState back into past from one inference to the next."""
+    from qaicc.tools.qaicc_run import main as qaicc_run
+
+    spec = _spec(tmp_path, {"seq": 8}, {"seq": 1})
+    qaicc.compile(kv_model_path, network_specialization_config=spec, retained_state=True, aic_num_cores=2,
+                  compile_only=True, aic_binary_dir=tmp_path / "q", quiet=True)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 1, 64)).astype(np.float32)
+    past = rng.standard_normal((1, 4, 64)).astype(np.float32)
+    (tmp_path / "x.bin").write_bytes(x.tobytes())
+    (tmp_path / "past.bin").write_bytes(past.tobytes())
+    out = tmp_path / "out"
+    assert qaicc_run(["-t", str(tmp_path / "q"), "-i", str(tmp_path / "x.bin"), "-i", str(tmp_path / "past.bin"),
+                      "-n", "3", "-S", "3", "--write-output-dir", str(out)]) == 0
+    session = ort.InferenceSession(str(kv_model_path))
+    state = past
+    for inference in range(3):
+        y, state = session.run(None, {"x": x, "past": state})
+        written = np.frombuffer((out / f"past_RetainedState-activation-0-inf-{inference}.bin").read_bytes(), np.float32)
+        np.testing.assert_allclose(written.reshape(state.shape), state, rtol=1e-5, atol=1e-5)
