@@ -66,7 +66,7 @@ def test_each_distinct_input_set_runs_once(qpc_dir, tmp_path, monkeypatch):
 
     calls = []
     original = runner.run_functional
-    monkeypatch.setattr(runner, "run_functional", lambda module, sets: calls.append(len(list(sets))) or original(module, sets))
+    monkeypatch.setattr(runner, "run_functional", lambda module, sets, retained=(): calls.append(len(list(sets))) or original(module, sets, retained))
     directory = str(qpc_dir("mobilenetv2_small"))
     assert main(["-t", directory, "-n", "40", "-S", "3"]) == 0
     assert main(["-t", directory, "-n", "2", "-S", "10"]) == 0
