@@ -31,6 +31,7 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "emit-qpc": _lazy("qaicc.passes.emit_qpc", "EmitQpcPass"),
     "fuse-aic-graph": _lazy("qaicc.passes.fuse_aic_graph", "FuseAicGraphPass"),
     "insert-multicast": _lazy("qaicc.passes.insert_multicast", "InsertMulticastPass"),
+    "keep-on-chip": _lazy("qaicc.passes.keep_on_chip", "KeepOnChipPass"),
     "legalize-fp16": _lazy("qaicc.passes.legalize_fp16", "LegalizeFp16Pass"),
     "mos": _lazy("qaicc.passes.mos", "MosPass"),
     "mxfp6-weights": _lazy("qaicc.passes.mxfp6_weights", "Mxfp6WeightsPass"),

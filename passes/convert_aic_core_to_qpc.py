@@ -366,7 +366,7 @@ class _Converter:
             _check_known(op)
             if isinstance(op, c.DMALoadOp):
                 properties = {"tensor": self.tensor(op.source), "offsets": op.offsets, "tile_steps": op.tile_steps}
-                _copy(op, properties, ("multicast_cores", "vtcm_offset", "buffers", "in_ddr"))
+                _copy(op, properties, ("multicast_cores", "vtcm_offset", "buffers", "in_ddr", "on_chip", "resident"))
                 new = q.DMALoadOp.create(properties=properties, result_types=[op.output.type])
                 values[op.output] = new.output
             elif isinstance(op, c.ComputeOp):
@@ -376,8 +376,9 @@ class _Converter:
                                       result_types=[r.type for r in op.outputs])
                 values.update(zip(op.outputs, new.outputs))
             elif isinstance(op, c.DMAStoreOp):
-                new = q.DMAStoreOp.create(operands=[_mapped(values, op.value, op)], properties={
-                    "tensor": self.tensor(op.target), "offsets": op.offsets, "tile_steps": op.tile_steps})
+                properties = {"tensor": self.tensor(op.target), "offsets": op.offsets, "tile_steps": op.tile_steps}
+                _copy(op, properties, ("on_chip", "resident"))
+                new = q.DMAStoreOp.create(operands=[_mapped(values, op.value, op)], properties=properties)
             else:
                 raise QaiccError(f"{PASS_NAME}: cannot encode '{op.name}' in task '{task.op_name.data}'")
             block.add_op(new)
@@ -393,9 +394,10 @@ KNOWN_PROPERTIES = {
     c.DDRTensorOp: frozenset({"sym_name", "type", "kind", "io_name", "value", "alias", "offset"}),
     c.SemaphoreOp: frozenset({"sym_name"}),
     c.TaskOp: frozenset({"op_name", "op_index", "unit", "tiles", "ols"}),
-    c.DMALoadOp: frozenset({"source", "offsets", "tile_steps", "multicast_cores", "vtcm_offset", "buffers", "in_ddr"}),
+    c.DMALoadOp: frozenset({"source", "offsets", "tile_steps", "multicast_cores", "vtcm_offset", "buffers", "in_ddr",
+                            "on_chip", "resident"}),
     c.ComputeOp: frozenset({"unit", "vtcm_offset", "buffers"}),
-    c.DMAStoreOp: frozenset({"target", "offsets", "tile_steps"}),
+    c.DMAStoreOp: frozenset({"target", "offsets", "tile_steps", "on_chip", "resident"}),
     c.SignalOp: frozenset({"semaphore"}),
     c.WaitOp: frozenset({"semaphore", "count"}),
 }

@@ -7,7 +7,8 @@ When an op runs on several cores, each core's task often loads the same block: t
 whole weight of a matmul split by rows, a bias, a shared input. This pass finds the
 ``aic_core.dma_load`` ops of tasks of the same op (same ``op_index``) on different
 cores that read the same DDR block in every tile (same source, offsets, tile_steps,
-type and tile count) and marks each of them with ``multicast_cores``, the sorted list
+type and tile count) and marks each of them with ``multicast_cores`` (loads that
+``keep-on-chip`` marked ``on_chip`` read VTCM, not DDR: they are left out), the sorted list
 of the group's cores. The lowest core reads DDR; the on-chip network delivers the bytes
 to the others, so a group's block is read from DDR once (see
 ``qaicc.metrics.static_metrics``). When one task loads the same block twice, its k-th
@@ -63,6 +64,8 @@ def multicast_groups(module: ModuleOp) -> list[list[tuple[int, c.DMALoadOp]]]:
     for core, task in tasks(module):
         for load in loads(task):
             if load.in_ddr is not None:  # read in place by indexed DMA: nothing to share
+                continue
+            if load.on_chip is not None:  # already in this core's VTCM (keep-on-chip)
                 continue
             occurrences.setdefault(_key(task, load), {}).setdefault(core, []).append(load)
     groups = []

@@ -26,8 +26,15 @@ writes Y starts after every task that writes or reads X finished, as the semapho
 common tensor guarantee (``qaicc.dialects.aic_core.analysis.completion``); ``schedule``
 keeps both, so a plan stays valid whatever order it picks.
 
+**Kept on chip.** Transfers that ``keep-on-chip`` marked ``on_chip`` are re-checked
+(re-tiling may change the blocks: what no longer qualifies goes back to DDR) and each
+(tensor, core) gets its ``resident`` VTCM region from the core's task that stores it to
+its last task that reads it, above the buffers of those tasks; a region that does not
+fit sends its tensor back to DDR on that core (see ``qaicc.passes.keep_on_chip``).
+
 **Verifier.** ``verify_memory_plan(module, hw)`` (also run at the end of the pass)
-proves that no two buffers live at the same time overlap in a core's VTCM, that no core
+proves that no two buffers live at the same time overlap in a core's VTCM (resident
+regions included, over the tasks they span), that no core
 uses more than ``vtcm_usable_bytes``, that DDR tensors overlap only when their lifetimes
 are ordered, and that DDR fits; ``memory_plan_problems`` lists what is wrong.
 
@@ -68,6 +75,7 @@ from qaicc.dialects.aic_core.retile import mxfp6_axes, retile
 from qaicc.errors import QaiccError
 from qaicc.hardware import load_target
 from qaicc.hardware.model import DEFAULT_TARGET, HardwareModel
+from qaicc.passes.keep_on_chip import plan_residents, resident_peaks, resident_problems
 
 PASS_NAME = "plan-memory"
 _KIND_ORDER = {"constant": 0, "input": 1, "output": 2, "intermediate": 3}
@@ -211,6 +219,7 @@ def memory_plan_problems(module: ModuleOp, hw: HardwareModel) -> list[str]:
                 (s1, e1), (s2, e2) = extents[i], extents[j]
                 if s1 < e2 and s2 < e1 and e1 > s1 and e2 > s2:
                     problems.append(f"{name}: live buffers {a.op.name} [{s1}, {e1}) and {b.op.name} [{s2}, {e2}) overlap")
+    problems += resident_problems(module, hw)
     table = DDRTable(module)
     life = lifetimes(module, table)
     ranges = []
@@ -257,6 +266,8 @@ def vtcm_peaks(module: ModuleOp) -> dict[int, int]:
             op = buffer.op
             if op.vtcm_offset is not None:
                 peaks[core] = max(peaks[core], op.int_prop("vtcm_offset") + buffer.size * op.int_prop("buffers", 1))
+    for core, peak in resident_peaks(module).items():
+        peaks[core] = max(peaks.get(core, 0), peak)
     return peaks
 
 
@@ -279,5 +290,6 @@ class PlanMemoryPass(ModulePass):
 
             insert_multicast(op)  # re-tiled tasks read other blocks
         plan_vtcm(op, self.align)
+        plan_residents(op, hw, self.align)  # transfers keep-on-chip marked: their VTCM regions
         plan_ddr(op, hw, self.align)
         verify_memory_plan(op, hw)

@@ -14,7 +14,11 @@ A module at this level holds:
   every ``dma_load``/``dma_store`` block starts at ``offsets + t * tile_steps``, so a
   split is an attribute, never an unrolled copy.
 - ``aic_core.dma_load`` (DDR -> VTCM), ``aic_core.dma_store`` (VTCM -> DDR): the DMA
-  engine; ``multicast_cores`` marks a load that one DDR read delivers to several cores.
+  engine; ``multicast_cores`` marks a load that one DDR read delivers to several cores;
+  ``on_chip`` marks a store and the loads of the same core that read it back which
+  ``keep-on-chip`` keeps in the core's VTCM between the tasks (no DDR traffic; the
+  reference semantics still move the data through DDR, with the same result);
+  ``resident = array<i64: offset, bytes>`` is the VTCM region reserved for it.
 - ``aic_core.compute``: work on the matrix or vector unit; its region holds the
   aic_graph op(s) applied to the VTCM tiles and ends in ``aic_core.yield``.
 - ``func.func @main_graph`` keeps the model's signature; its body is one
@@ -148,6 +152,8 @@ class DMALoadOp(AicCoreOp):
     vtcm_offset = opt_prop_def(IntegerAttr)
     buffers = opt_prop_def(IntegerAttr)
     in_ddr = opt_prop_def(UnitAttr)
+    on_chip = opt_prop_def(UnitAttr)
+    resident = opt_prop_def(DenseArrayBase)
     output = result_def(TensorType)
 
     @property
@@ -157,7 +163,9 @@ class DMALoadOp(AicCoreOp):
 
     @property
     def transfer_bytes(self) -> int:
-        """DDR bytes this load moves per tile."""
+        """DDR bytes this load moves per tile (none when kept on chip)."""
+        if self.on_chip is not None:
+            return 0
         if self.in_ddr is None:
             return tensor_bytes(self.output.type)
         return sum(tensor_bytes(r.type) for use in self.output.uses for r in use.operation.results)
@@ -170,6 +178,13 @@ class DMAStoreOp(AicCoreOp):
     target = prop_def(FlatSymbolRefAttr)
     offsets = prop_def(DenseArrayBase)
     tile_steps = prop_def(DenseArrayBase)
+    on_chip = opt_prop_def(UnitAttr)
+    resident = opt_prop_def(DenseArrayBase)
+
+    @property
+    def transfer_bytes(self) -> int:
+        """DDR bytes this store moves per tile (none when kept on chip)."""
+        return 0 if self.on_chip is not None else tensor_bytes(self.value.type)
 
 
 @irdl_op_definition

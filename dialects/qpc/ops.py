@@ -27,7 +27,9 @@ A module at this level holds one ``qpc.container`` whose body lists, in this ord
   kernel on loaded tiles, ``qpc.dma_store {tensor, offsets, tile_steps}`` writes a tile
   back. ``vtcm_offset`` / ``buffers`` (on loads and execs), ``multicast_cores`` and
   ``in_ddr`` (on loads: the block stays in DDR and the kernel reads it by indexed DMA,
-  e.g. an embedding table; it takes no VTCM) carry over from aic-core.
+  e.g. an embedding table; it takes no VTCM), ``on_chip`` and ``resident`` (on loads and
+  stores: ``keep-on-chip`` keeps the block in the core's VTCM region ``resident =
+  [offset, bytes]``, no DDR traffic) carry over from aic-core.
 
 References are integer ids (dense, in declaration order), so that the IR maps one to
 one to the binary streams of the container file (``docs/qpc-format.md``); the IR grows
@@ -476,6 +478,8 @@ class DMALoadOp(QpcOp):
     vtcm_offset = opt_prop_def(IntegerAttr)
     buffers = opt_prop_def(IntegerAttr)
     in_ddr = opt_prop_def(UnitAttr)
+    on_chip = opt_prop_def(UnitAttr)
+    resident = opt_prop_def(DenseArrayBase)
     output = result_def(TensorType)
 
     def verify_(self) -> None:
@@ -518,6 +522,8 @@ class DMAStoreOp(QpcOp):
     tensor = prop_def(IntegerAttr)
     offsets = prop_def(DenseArrayBase)
     tile_steps = prop_def(DenseArrayBase)
+    on_chip = opt_prop_def(UnitAttr)
+    resident = opt_prop_def(DenseArrayBase)
 
     def verify_(self) -> None:
         _check_block_access(self, len(self.value.type.get_shape()))

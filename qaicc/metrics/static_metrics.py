@@ -15,7 +15,9 @@ Per core:
   block counts once, on its lowest core. ``multicast_bytes``: the bytes the other cores
   of a group receive over the on-chip network instead. Summed over the cores,
   ``ddr_read_bytes + multicast_bytes`` is the bytes of every load.
-- ``ddr_write_bytes``: stores, once per tile.
+- ``ddr_write_bytes``: stores, once per tile. Transfers marked ``on_chip``
+  (``keep-on-chip``) stay in VTCM: no DDR bytes, no DMA time; their resident regions
+  count in ``peak_vtcm_bytes``.
 - ``matrix_cycles`` / ``vector_cycles``: compute of the aic_graph ops in the compute
   regions (``qaicc.cost.compute_seconds`` per tile x tiles) in clock cycles.
 - ``dma_seconds``: the DMA engine's busy time.
@@ -106,6 +108,8 @@ def task_cost(task: c.TaskOp, core: int, hw: HardwareModel, sharing: float = 1.0
     tiles = tiles_of(task)
     cost = TaskCost(tiles, ols_of(task), hw.dma_engines)
     for load in loads(task):
+        if load.on_chip is not None:  # kept in VTCM by keep-on-chip: no DMA
+            continue
         size = load.transfer_bytes
         times = 1 if is_resident(load, tiles) else tiles
         group = load.int_list("multicast_cores")
@@ -124,6 +128,8 @@ def task_cost(task: c.TaskOp, core: int, hw: HardwareModel, sharing: float = 1.0
             if isinstance(op, g.AicGraphOp):
                 cost.compute[unit_of(op)] += compute_seconds(op, hw)
     for store in stores(task):
+        if store.on_chip is not None:
+            continue
         size = tensor_bytes(store.value.type)
         cost.store += dma_seconds(size, hw, sharing)
         cost.write_bytes += size * tiles
@@ -288,6 +294,11 @@ def static_metrics(module: ModuleOp, hw: HardwareModel) -> StaticMetrics:
         figures.dma_seconds += cost.dma_seconds
         for unit in UNITS:
             figures.busy_seconds[unit] += cost.busy(unit)
+    if planned:
+        from qaicc.passes.keep_on_chip import resident_peaks
+
+        for core, peak in resident_peaks(module).items():
+            cores[core].peak_vtcm_bytes = max(cores[core].peak_vtcm_bytes, peak)
     for core, figures in cores.items():
         figures.end_seconds = simulation.core_end.get(core, 0.0)
         for unit in UNITS:

@@ -42,8 +42,21 @@ OP_SIGNAL = 2     # semaphore
 OP_TASK = 3       # name (string index), op_index, unit, tiles, ols, body instruction count
 OP_DMA_LOAD = 4   # tensor, vtcm_offset (-1: none), buffers (0: none), flags, rank, offsets, sizes, steps, n, cores
 OP_EXEC = 5       # kernel, unit, vtcm_offset, buffers, n_in, inputs (tile numbers), n_out
-OP_DMA_STORE = 6  # tensor, tile number, rank, offsets, steps
+OP_DMA_STORE = 6  # tensor, tile number, rank, offsets, steps[, flags[, resident offset, resident bytes]]
 LOAD_IN_DDR = 1   # dma_load flags: bit 0, the block stays in DDR (indexed DMA)
+ON_CHIP = 2       # dma_load / dma_store flags: bit 1, kept in the core's VTCM (keep-on-chip);
+                  # the resident region [offset, bytes] follows (a load: after its cores)
+KNOWN_FLAGS = LOAD_IN_DDR | ON_CHIP
+
+
+def _transfer_flags(op) -> tuple[int, list[int]]:
+    """The flags word of a dma_load/dma_store and the words that follow its fields."""
+    flags = (LOAD_IN_DDR if getattr(op, "in_ddr", None) is not None else 0)
+    extra: list[int] = []
+    if op.on_chip is not None:
+        flags |= ON_CHIP
+        extra = list(op.int_list("resident")) or [-1, 0]
+    return flags, extra
 UNIT_CODES = {"matrix": 0, "vector": 1}
 UNIT_NAMES = {code: name for name, code in UNIT_CODES.items()}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -108,8 +121,14 @@ def vtcm_requirements(container: q.ContainerOp) -> dict:
             rotating = 2 if task.ols.value.data > 1 else 1
             for op in task.body.block.ops:
                 if isinstance(op, q.DMAStoreOp):
+                    if "resident" in op.properties:
+                        start, nbytes = op.int_list("resident")
+                        planned_peaks[core] = max(planned_peaks[core], start + nbytes)
                     continue
                 properties = op.properties
+                if "resident" in properties:
+                    start, nbytes = op.int_list("resident")
+                    planned_peaks[core] = max(planned_peaks[core], start + nbytes)
                 size = 0 if "in_ddr" in properties else sum(type_bytes(r.type) for r in op.results)
                 resident = isinstance(op, q.DMALoadOp) and not any(op.tile_steps.get_values())
                 copies = properties["buffers"].value.data if "buffers" in properties else (1 if resident else rotating)
@@ -266,9 +285,9 @@ def _encode_task(task: q.TaskOp, words: list[int], strings: dict[str, int]) -> N
         if isinstance(op, q.DMALoadOp):
             sizes = op.output.type.get_shape()
             cores = op.int_list("multicast_cores")
-            flags = LOAD_IN_DDR if op.in_ddr is not None else 0
+            flags, extra = _transfer_flags(op)
             fields = [op.tensor.value.data, op.int_prop("vtcm_offset", -1), op.int_prop("buffers", 0), flags, len(sizes),
-                      *op.offsets.get_values(), *sizes, *op.tile_steps.get_values(), len(cores), *cores]
+                      *op.offsets.get_values(), *sizes, *op.tile_steps.get_values(), len(cores), *cores, *extra]
             words += (OP_DMA_LOAD, 2 + len(fields), *fields)
             tiles[op.output] = len(tiles)
         elif isinstance(op, q.ExecOp):
@@ -281,6 +300,9 @@ def _encode_task(task: q.TaskOp, words: list[int], strings: dict[str, int]) -> N
         else:
             offsets = op.offsets.get_values()
             fields = [op.tensor.value.data, tiles[op.value], len(offsets), *offsets, *op.tile_steps.get_values()]
+            flags, extra = _transfer_flags(op)
+            if flags:  # older files end here: no flags word means no flag
+                fields += [flags, *extra]
             words += (OP_DMA_STORE, 2 + len(fields), *fields)
 
 

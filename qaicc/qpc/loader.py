@@ -53,7 +53,9 @@ from qaicc.errors import QaiccError
 from qaicc.qpc.container import Container, read_container
 from qaicc.qpc.encoding import (
     FORMAT_NAME,
+    KNOWN_FLAGS,
     LOAD_IN_DDR,
+    ON_CHIP,
     OP_DMA_LOAD,
     OP_DMA_STORE,
     OP_EXEC,
@@ -178,6 +180,13 @@ def load_qpc(location: str | Path, *, verify: bool = True) -> LoadedQPC:
 @lru_cache(maxsize=None)
 def _int(value: int) -> IntegerAttr:
     return IntegerAttr(value, i64)
+
+
+def _on_chip(properties: dict, region: list[int]) -> None:
+    """A transfer kept in VTCM (flag ON_CHIP) and its resident region, when planned."""
+    properties["on_chip"] = UnitAttr()
+    if len(region) == 2 and region[0] >= 0:
+        properties["resident"] = _ints(tuple(region))
 
 
 @lru_cache(maxsize=None)
@@ -362,8 +371,9 @@ class _Rebuilder:
             if opcode == OP_DMA_LOAD:
                 tensor, vtcm, buffers, flags, rank = fields[:5]
                 offsets, sizes, steps = fields[5:5 + rank], fields[5 + rank:5 + 2 * rank], fields[5 + 2 * rank:5 + 3 * rank]
-                cores = fields[6 + 3 * rank:6 + 3 * rank + fields[5 + 3 * rank]]
-                if flags & ~LOAD_IN_DDR:
+                end = 6 + 3 * rank + fields[5 + 3 * rank]
+                cores = fields[6 + 3 * rank:end]
+                if flags & ~KNOWN_FLAGS:
                     raise self.loaded.corrupted(f"unknown dma_load flags {flags}")
                 properties = {"source": self.symbols[tensor], "offsets": _ints(tuple(offsets)),
                               "tile_steps": _ints(tuple(steps))}
@@ -375,6 +385,8 @@ class _Rebuilder:
                     properties["buffers"] = _int(buffers)
                 if flags & LOAD_IN_DDR:
                     properties["in_ddr"] = UnitAttr()
+                if flags & ON_CHIP:
+                    _on_chip(properties, fields[end:end + 2])
                 element = self.types[tensor].element_type
                 op = c.DMALoadOp.create(properties=properties, result_types=[_tensor(element, tuple(sizes))])
                 values.append(op.output)
@@ -394,6 +406,11 @@ class _Rebuilder:
                 tensor, tile, rank = fields[:3]
                 properties = {"target": self.symbols[tensor], "offsets": _ints(tuple(fields[3:3 + rank])),
                               "tile_steps": _ints(tuple(fields[3 + rank:3 + 2 * rank]))}
+                flags = fields[3 + 2 * rank] if len(fields) > 3 + 2 * rank else 0  # older files: no flags word
+                if flags & ~ON_CHIP:
+                    raise self.loaded.corrupted(f"unknown dma_store flags {flags}")
+                if flags & ON_CHIP:
+                    _on_chip(properties, fields[4 + 2 * rank:6 + 2 * rank])
                 op = c.DMAStoreOp.create(operands=[values[tile]], properties=properties)
             else:
                 raise self.loaded.corrupted(f"unknown instruction {opcode} in a task")

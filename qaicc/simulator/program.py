@@ -13,7 +13,8 @@ reduced to bytes and seconds.
 
 A load marked ``multicast_cores`` carries its group (the cores it is delivered to) and a
 key shared by the loads of the group (same op, DDR block and rank among the task's
-identical loads), so that the engine reads it from DDR once.
+identical loads), so that the engine reads it from DDR once. Loads and stores marked
+``on_chip`` (``keep-on-chip``) stay in the core's VTCM: they are no transfer at all.
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def _task(task: c.TaskOp, hw: HardwareModel, figures: SimulatorFigures, cache: d
     seen: dict[tuple, int] = {}
     op_index = task.op_index.value.data
     for op in task.body.block.ops:
+        if isinstance(op, (c.DMALoadOp, c.DMAStoreOp)) and op.on_chip is not None:
+            continue  # kept in the core's VTCM (keep-on-chip): no transfer
         if isinstance(op, c.DMALoadOp):
             size = op.transfer_bytes  # an in_ddr load (indexed DMA) moves only the rows it reads
             group = tuple(op.int_list("multicast_cores"))

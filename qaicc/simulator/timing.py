@@ -368,8 +368,9 @@ class _TaskRun:
             core.dma(_Request(load.bytes, load, False, self._resident_in, task.name, self.instance, 0, self.inference))
         for _ in range(task.in_flight):
             self._issue()
-        if not task.resident:
-            self._compute()
+        # the resident loads may all be in already (a multicast delivered earlier): compute
+        # what is ready (nothing while resident loads are pending)
+        self._compute()
 
     def _request(self, load: Load, tile: int) -> _Request:
         return _Request(load.bytes, load, False, lambda: self._tile_in(tile), self.task.name, self.instance, tile,
