@@ -69,7 +69,7 @@ CONFIGS = (
 
 PASSES = ("bind-symbols", "shape-inference", "canonicalize", "convert-onnx-to-aic-graph", "fuse-aic-graph",
           "legalize-fp16", "batch", "partition-cores", "mos", "ols-split", "convert-aic-graph-to-aic-core",
-          "insert-multicast", "plan-memory", "schedule", "convert-aic-core-to-qpc", "emit-qpc")
+          "insert-multicast", "plan-memory", "schedule", "keep-on-chip", "convert-aic-core-to-qpc", "emit-qpc")
 
 
 def pipeline(config: Config, out: Path, mos: int, skip: set[str]) -> tuple[str, list[str]]:

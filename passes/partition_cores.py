@@ -21,7 +21,10 @@ that become free first (a list schedule over the dataflow graph), so an op may u
 fewer cores than the chip has (a small op, or one whose replicated operand would cost
 more than the cores save) and the ops around it run on the others. Between splits of
 about the same cost (within 0.1%) the pass keeps the split of the op's producer (a
-chain of elementwise ops stays on the same blocks), then uses fewer cores.
+chain of elementwise ops stays on the same blocks), then uses fewer cores. A split in
+which every core reads an operand only from the block the same core produced counts
+that operand's DDR load and its producer's store as saved (``keep-on-chip`` keeps it
+in VTCM): such a split wins when it is slower by less than that traffic's time.
 
 The module records ``aic.num_cores`` (convert-aic-graph-to-aic-core uses it when its
 own ``num-cores`` is not given) and ``aic.target``. ``mos`` and ``ols-split`` refine the
@@ -39,7 +42,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
-from xdsl.ir import Operation
+from xdsl.ir import OpResult, Operation
 from xdsl.passes import ModulePass
 
 from qaicc.cost.partition_cost import (
@@ -56,6 +59,8 @@ from qaicc.cost.partition_cost import (
     splits,
 )
 from qaicc.dialects.aic_core.partition import Partition, write_partition
+from qaicc.dialects.aic_graph.slicing import operand_blocks
+from qaicc.dialects.aic_graph.work import tensor_bytes
 from qaicc.errors import QaiccError
 from qaicc.hardware import HardwareModel, load_target
 
@@ -82,17 +87,57 @@ def _signature(info: OpInfo, split: Split) -> tuple:
     return tuple(info.shape), frozenset(split.parts)
 
 
-def _choose(info: OpInfo, num_cores: int, ready: float, core_free: list[float], preferred: tuple | None) -> _Choice:
+def _inside(inner: tuple[list[int], list[int]], outer: tuple[list[int], list[int]]) -> bool:
+    (o1, s1), (o2, s2) = inner, outer
+    return all(a >= b and a + x <= b + y for a, x, b, y in zip(o1, s1, o2, s2))
+
+
+def _block_of(block, shape: list[int]) -> tuple[list[int], list[int]]:
+    if not block.sizes:
+        return [0] * len(shape), list(shape)
+    return list(block.offsets), list(block.sizes)
+
+
+def _kept_bytes(info: OpInfo, partition: Partition, producers: dict[int, Partition]) -> int:
+    """Bytes of the operands that every core of ``partition`` reads only from what the
+    same core produced (``keep-on-chip`` keeps them in VTCM: no DDR load, no store)."""
+    if not producers:
+        return 0
+    op = info.op
+    kept = 0
+    for index, produced in producers.items():
+        operand = op.operands[index]
+        shape = list(operand.type.get_shape())
+        mine = {b.core: _block_of(b, shape) for b in produced.blocks}
+        ok = True
+        for block in partition.blocks:
+            needed = operand_blocks(op, *_block_of(block, info.shape))[index]
+            needed = needed if needed is not None else ([0] * len(shape), shape)
+            if block.core not in mine or not _inside(needed, mine[block.core]):
+                ok = False
+                break
+        if ok:
+            kept += tensor_bytes(operand.type)
+    return kept
+
+
+def _choose(info: OpInfo, num_cores: int, ready: float, core_free: list[float], preferred: tuple | None,
+            producers: dict[int, Partition] | None = None) -> _Choice:
     choices = []
+    saved = {}
     for split in splits(info, num_cores):
         cores = _earliest_cores(core_free, split.cores)
         partition = Partition(split.blocks(info.shape, cores), channel_split=split.channel_split(info))
         seconds = partition_cost(info, partition).seconds
         start = max([ready] + [core_free[c] for c in cores])
-        choices.append(_Choice(split, partition, start, start + seconds, seconds))
-    best = min(c.finish for c in choices)
-    close = [c for c in choices if c.finish <= best * (1 + TIE) + 1e-15]
-    return min(close, key=lambda c: (_signature(info, c.split) != preferred, c.split.cores, c.finish))
+        choice = _Choice(split, partition, start, start + seconds, seconds)
+        # an operand read back on chip saves its load and its producer's store
+        saved[id(choice)] = 2 * _kept_bytes(info, partition, producers or {}) / info.hw.ddr_bandwidth_bytes_per_s
+        choices.append(choice)
+    effective = lambda c: c.finish - saved[id(c)]
+    best = min(effective(c) for c in choices)
+    close = [c for c in choices if effective(c) <= best * (1 + TIE) + 1e-15]
+    return min(close, key=lambda c: (_signature(info, c.split) != preferred, c.split.cores, effective(c)))
 
 
 def partition_cores(module: ModuleOp, num_cores: int, hw: HardwareModel, target: str | None = None) -> None:
@@ -104,6 +149,7 @@ def partition_cores(module: ModuleOp, num_cores: int, hw: HardwareModel, target:
     graph = dataflow_graph(function)
     finish: dict[Operation, float] = {}
     chosen: dict[Operation, tuple] = {}
+    placed: dict[Operation, Partition] = {}
     core_free = [0.0] * num_cores
     for op in function.body.block.ops:
         if op not in graph:
@@ -115,9 +161,12 @@ def partition_cores(module: ModuleOp, num_cores: int, hw: HardwareModel, target:
         info = OpInfo(op, hw, fused)
         producer = next((p for p in graph.predecessors(op) if p in chosen), None)
         preferred = chosen[producer] if producer is not None else None
-        choice = _choose(info, num_cores, ready, core_free, preferred)
+        producers = {i: placed[v.owner] for i, v in enumerate(op.operands)
+                     if isinstance(v, OpResult) and v.owner in placed and len(v.owner.results) == 1}
+        choice = _choose(info, num_cores, ready, core_free, preferred, producers)
         write_partition(op, choice.partition)
         chosen[op] = _signature(info, choice.split)
+        placed[op] = choice.partition
         for block in choice.partition.blocks:
             core_free[block.core] = choice.start + choice.seconds
         finish[op] = choice.finish
