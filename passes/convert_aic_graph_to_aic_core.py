@@ -200,9 +200,11 @@ class _Converter:
             blocks0 = blocks1 = [None] * len(op.operands)
         else:
             blocks0 = operand_blocks(op, block.offsets, tile_sizes)
-            shifted = list(block.offsets)
-            shifted[partition.tile_axis] += tile_step
-            blocks1 = operand_blocks(op, shifted, tile_sizes) if tiles > 1 else blocks0
+            blocks1 = blocks0
+            if tiles > 1:
+                shifted = list(block.offsets)
+                shifted[partition.tile_axis] += tile_step
+                blocks1 = operand_blocks(op, shifted, tile_sizes)
         loaded = []
         for index, (operand, b0, b1) in enumerate(zip(op.operands, blocks0, blocks1)):
             in_ddr = isinstance(op, g.GatherOp) and index == 0  # embedding tables stay in DDR

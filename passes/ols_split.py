@@ -59,7 +59,7 @@ def _pieces(info: OpInfo, partition: Partition, factor: int) -> tuple[int, int]:
     sharing = max(1, len(partition.blocks))
     options = [(partition.tile_axis, partition.tiles)]
     for axis in sorted(info.axes):
-        options.append((axis, max(divisors(block.sizes[axis], factor))))
+        options.append((axis, max(divisors(block.sizes[axis], factor), default=1)))
     best, best_key = options[0], None
     for index, (axis, tiles) in enumerate(options):
         cost = task_cost(info, block.offsets, block.sizes, tiles, axis, factor, sharing)

@@ -8,8 +8,11 @@
 semantics: ``"import"`` (the imported onnx dialect as is), ``"onnx"`` (after
 ``bind-symbols``, ``shape-inference`` and ``canonicalize``), ``"aic-graph"`` (then
 ``convert-onnx-to-aic-graph`` and ``fuse-aic-graph``), ``"aic-graph-fp16"`` (then
-``legalize-fp16``). A model with operators the level cannot lower raises
-``UnsupportedModelError`` listing them. Symbolic dimensions are
+``legalize-fp16``), or ``"qpc"`` (the default: the whole ``qaicc`` pipeline down to
+``programqpc.bin``, float32 on one core unless the options ``num_cores``, ``ols``,
+``mos``, ``multicast``, ``fp16`` say otherwise; the program is loaded back from the
+file and run as the simulator runs it). A model with operators the level cannot lower
+raises ``UnsupportedModelError`` listing them. Symbolic dimensions are
 bound from the shapes of the inputs of each run (one compilation per distinct set of
 input shapes, as a static-shape device needs).
 """

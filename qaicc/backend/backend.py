@@ -12,7 +12,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from qaicc.errors import QaiccError
 from qaicc.ir.context import make_context
-from qaicc.ir.pipeline import build_pipeline, run_pipeline
+from qaicc.ir.pipeline import Instrumentation, build_pipeline, run_pipeline
 from qaicc.onnx_io.importer import import_model
 from qaicc.passes import ALL_PASSES
 from qaicc.semantics.runner import Runner, _dim_params, io_names, main_function, run_module
@@ -23,14 +23,31 @@ LEVELS = {
     "onnx": _ONNX,
     "aic-graph": _ONNX + ",convert-onnx-to-aic-graph,fuse-aic-graph",
     "aic-graph-fp16": _ONNX + ",convert-onnx-to-aic-graph,fuse-aic-graph,legalize-fp16",
+    "qpc": "",  # the driver's pipeline down to programqpc.bin, then the simulator (see _compile_qpc)
 }
-DEFAULT_LEVEL = "onnx"
+DEFAULT_LEVEL = "qpc"
+
+
+def _compile_qpc(module: ModuleOp, symbols: dict[str, int], options: dict[str, Any]) -> ModuleOp:
+    """Compile like ``qaicc`` (float32, one core unless ``options`` say otherwise), write
+    the QPC into a temporary directory, and load the program back from the file."""
+    import tempfile
+
+    from qaicc.driver.pipeline import CompileOptions, pipeline_spec
+    from qaicc.qpc import load_qpc
+
+    compile_options = CompileOptions(**{"symbols": dict(symbols), **options})
+    with tempfile.TemporaryDirectory(prefix="qaicc-backend-") as directory:
+        spec = pipeline_spec(compile_options, target=compile_options.hw_version, symbols=symbols, emit_dir=directory)
+        run_pipeline(build_pipeline(spec, ALL_PASSES), module.clone(), make_context(), Instrumentation(verify_each=False))
+        return load_qpc(directory).to_aic_core()
 
 
 class QaiccBackendRep(BackendRep):
-    def __init__(self, module: ModuleOp, level: str):
+    def __init__(self, module: ModuleOp, level: str, options: dict[str, Any] | None = None):
         self.module = module
         self.level = level
+        self.options = options or {}
         self._compiled: dict[tuple, tuple[ModuleOp, Runner]] = {}
 
     def _symbols_of(self, inputs: Sequence[Any]) -> dict[str, int]:
@@ -49,6 +66,9 @@ class QaiccBackendRep(BackendRep):
         found = self._compiled.get(key)
         if found is not None:
             return found
+        if self.level == "qpc":
+            self._compiled[key] = (_compile_qpc(self.module, symbols, self.options), Runner())
+            return self._compiled[key]
         spec = LEVELS[self.level]
         options = " ".join(f"{name}={size}" for name, size in sorted(symbols.items()))
         binding = f"bind-symbols{{{options}}}" if options else ""
@@ -83,7 +103,8 @@ class QaiccBackend(Backend):
         level = kwargs.pop("level", DEFAULT_LEVEL)
         if level not in LEVELS:
             raise QaiccError(f"unknown backend level '{level}'; choose one of {', '.join(LEVELS)}")
-        return QaiccBackendRep(import_model(model), level)
+        compile_options = {k: kwargs.pop(k) for k in ("num_cores", "ols", "mos", "multicast", "fp16") if k in kwargs}
+        return QaiccBackendRep(import_model(model), level, compile_options)
 
     @classmethod
     def run_model(cls, model: onnx.ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any):
