@@ -85,6 +85,7 @@ def write_doc(path: Path) -> None:
         "import": [backend_case(case, "import") for case in cases],
         "onnx": [backend_case(case, "onnx") for case in cases],
         "aic-graph": [backend_case(case, "aic-graph") for case in cases],
+        "qpc": [backend_case(case, "qpc") for case in cases],
     }
     ort_ok = [ort_passes(case) for case in cases]
     lines = [
@@ -103,6 +104,8 @@ def write_doc(path: Path) -> None:
         "  as onnx's BackendTest does. At the aic-graph level `not compared` counts the cases",
         "  whose operators (or attribute values) are outside the supported list, which the",
         "  conversion reports (see `OnnxSupportedOperators.txt`: `qaicc-opt --operators-supported`).",
+        "- **qpc** level (the backend's default): the whole `qaicc` pipeline in float32 on one core",
+        "  down to `programqpc.bin`, loaded back from the file and run as `qaicc-run` runs it.",
         "- The last column counts the cases onnxruntime passes (its outputs match the expected",
         "  ones); they include ai.onnx.ml cases, which qaicc reports as unsupported.",
         "",
@@ -116,13 +119,13 @@ def write_doc(path: Path) -> None:
             f"| {level} | {c['pass']} | {c['fail']} | {c['ort-fails'] + c['unsupported']} | "
             f"{both} / {sum(ort_ok)} ({both / max(1, sum(ort_ok)):.1%}) |"
         )
-    for level in ("onnx", "aic-graph"):
+    for level in ("onnx", "aic-graph", "qpc"):
         lines += ["", f"Failures at the {level} level, and why:", ""]
         for result in levels[level]:
             if result.status == "fail":
                 lines.append(f"- `{result.name}`: {result.reason[:140]}")
-    lines += ["", "## By operator", "", "| operator | cases | round trip | import | onnx | aic-graph |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "## By operator", "", "| operator | cases | round trip | import | onnx | aic-graph | qpc |",
+              "|---|---|---|---|---|---|---|"]
     families: dict[str, list[int]] = defaultdict(list)
     for index, case in enumerate(cases):
         families[op_family(case)].append(index)
@@ -136,7 +139,7 @@ def write_doc(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--level", choices=["roundtrip", "import", "onnx", "aic-graph", "aic-graph-fp16"], default="roundtrip")
+    parser.add_argument("--level", choices=["roundtrip", "import", "onnx", "aic-graph", "aic-graph-fp16", "qpc"], default="roundtrip")
     parser.add_argument("--write-expectations", type=Path, metavar="FILE")
     parser.add_argument("--by-op", action="store_true", help="print the pass rate by operator")
     parser.add_argument("--write-doc", type=Path, metavar="FILE", help="run every level and write the markdown record")

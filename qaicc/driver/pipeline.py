@@ -9,8 +9,8 @@ gives, for ``-convert-to-fp16 -aic-num-cores=4 -ols=2 -mos=2 -multicast-weights`
     convert-onnx-to-aic-graph,fuse-aic-graph,legalize-fp16,
     partition-cores{num-cores=4 target="ai100-pro"},mos{effort=2 target="ai100-pro"},
     ols-split{factor=2 target="ai100-pro"},convert-aic-graph-to-aic-core,insert-multicast,
-    plan-memory{target="ai100-pro"},schedule{target="ai100-pro"},convert-aic-core-to-qpc,
-    emit-qpc{dir="out"}
+    plan-memory{target="ai100-pro"},schedule{target="ai100-pro"},keep-on-chip{target="ai100-pro"},
+    convert-aic-core-to-qpc,emit-qpc{dir="out"}
 
 | flag | pass |
 |---|---|
@@ -22,6 +22,7 @@ gives, for ``-convert-to-fp16 -aic-num-cores=4 -ols=2 -mos=2 -multicast-weights`
 | ``-mos=M`` (default: off) | ``mos{effort=M}`` |
 | ``-ols=K`` (default 1: the pass still makes every tile fit VTCM) | ``ols-split{factor=K}`` |
 | ``-multicast-weights`` | ``insert-multicast`` |
+| (always) | ``plan-memory``, ``schedule``, ``keep-on-chip`` (activations a core reads back only from itself stay in its VTCM) |
 | ``-aic-binary-dir=D`` | ``emit-qpc{dir=D}`` |
 
 Without flags the program computes in float32 on one core.
@@ -172,6 +173,7 @@ def pipeline_spec(
         passes.append("insert-multicast")
     passes.append(_spec("plan-memory", on_target))
     passes.append(_spec("schedule", on_target))
+    passes.append(_spec("keep-on-chip", on_target))
     passes.append(QPC_CONVERSION)
     if emit_dir is not None:
         passes.append(_spec("emit-qpc", {"dir": quote(emit_dir)}))

@@ -157,7 +157,7 @@ def test_default_pipeline_is_fp32_on_one_core():
     spec = _spec(["-m=m.onnx"], emit_dir="out")
     assert spec == ('shape-inference,canonicalize,convert-onnx-to-aic-graph,fuse-aic-graph,'
                     'partition-cores{num-cores=1 target="ai100-pro"},ols-split{factor=1 target="ai100-pro"},'
-                    'convert-aic-graph-to-aic-core,plan-memory{target="ai100-pro"},schedule{target="ai100-pro"},'
+                    'convert-aic-graph-to-aic-core,plan-memory{target="ai100-pro"},schedule{target="ai100-pro"},keep-on-chip{target="ai100-pro"},'
                     'convert-aic-core-to-qpc,emit-qpc{dir="out"}')
 
 
@@ -168,7 +168,7 @@ def test_every_flag_maps_to_its_pass():
     names = [p.split("{")[0] for p in spec.split(",") if not p.startswith('"')]
     assert names == ["bind-symbols", "shape-inference", "canonicalize", "convert-onnx-to-aic-graph",
                      "fuse-aic-graph", "legalize-fp16", "mxfp6-weights", "batch", "partition-cores", "mos",
-                     "ols-split", "convert-aic-graph-to-aic-core", "insert-multicast", "plan-memory", "schedule",
+                     "ols-split", "convert-aic-graph-to-aic-core", "insert-multicast", "plan-memory", "schedule", "keep-on-chip",
                      "convert-aic-core-to-qpc", "emit-qpc"]
     assert "bind-symbols{batch_size=1 sequence=16}" in spec
     assert 'legalize-fp16{float16-io="logits"}' in spec
