@@ -21,7 +21,6 @@ Options: ``num-cores`` (default: the module's ``aic.num_cores``, recorded by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -40,39 +39,17 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
 from qaicc.dialects.aic_core import ops as c
-from qaicc.dialects.aic_core.partition import CoreBlock, Partition, _array, read_partition
+from qaicc.ir.interned import int_array as _ints
+from qaicc.ir.interned import int_attr as _int
+from qaicc.ir.interned import string as _string
+from qaicc.ir.interned import symbol as _symbol
+from qaicc.ir.interned import tensor_type as _tensor
+from qaicc.dialects.aic_core.partition import CoreBlock, Partition, read_partition
 from qaicc.dialects.aic_graph import ops as g
 from qaicc.dialects.aic_graph.slicing import operand_blocks
 from qaicc.errors import QaiccError
 
 MATRIX_OPS = (g.MatMulOp, g.ConvOp)
-
-
-# Attributes are immutable and verified on creation: the converter makes the same ones
-# thousands of times (ops x cores), so it makes each once.
-@lru_cache(maxsize=None)
-def _int(value: int) -> IntegerAttr:
-    return IntegerAttr(value, i64)
-
-
-@lru_cache(maxsize=None)
-def _ints(values: tuple[int, ...]):
-    return _array(values)
-
-
-@lru_cache(maxsize=None)
-def _symbol(name: str) -> FlatSymbolRefAttr:
-    return FlatSymbolRefAttr(name)
-
-
-@lru_cache(maxsize=None)
-def _string(text: str) -> StringAttr:
-    return StringAttr(text)
-
-
-@lru_cache(maxsize=None)
-def _tensor(element, shape: tuple[int, ...]) -> TensorType:
-    return TensorType(element, shape)
 
 
 @dataclass

@@ -44,7 +44,11 @@ from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import ParseError
 
 from qaicc.dialects.aic_core import ops as c
-from qaicc.dialects.aic_core.partition import _array
+from qaicc.ir.interned import int_array as _ints
+from qaicc.ir.interned import int_attr as _int
+from qaicc.ir.interned import string as _string
+from qaicc.ir.interned import symbol as _symbol
+from qaicc.ir.interned import tensor_type as _tensor
 from qaicc.dialects.onnx.element_types import from_xdsl
 from qaicc.dialects.qaicc_attrs import Blob, BlobData, DenseBlobAttr
 from qaicc.dialects.qpc import QPC
@@ -177,36 +181,11 @@ def load_qpc(location: str | Path, *, verify: bool = True) -> LoadedQPC:
 # -- rebuilding aic-core ----------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
-def _int(value: int) -> IntegerAttr:
-    return IntegerAttr(value, i64)
-
-
 def _on_chip(properties: dict, region: list[int]) -> None:
     """A transfer kept in VTCM (flag ON_CHIP) and its resident region, when planned."""
     properties["on_chip"] = UnitAttr()
     if len(region) == 2 and region[0] >= 0:
         properties["resident"] = _ints(tuple(region))
-
-
-@lru_cache(maxsize=None)
-def _ints(values: tuple[int, ...]):
-    return _array(values)
-
-
-@lru_cache(maxsize=None)
-def _symbol(name: str) -> FlatSymbolRefAttr:
-    return FlatSymbolRefAttr(name)
-
-
-@lru_cache(maxsize=None)
-def _string(text: str) -> StringAttr:
-    return StringAttr(text)
-
-
-@lru_cache(maxsize=None)
-def _tensor(element: Attribute, shape: tuple[int, ...]) -> TensorType:
-    return TensorType(element, shape)
 
 
 @contextmanager
