@@ -6,7 +6,7 @@
 
 Compiles the full-size models (``.cache/models/bert.onnx`` at sequence 128 and
 ``resnet50.onnx``, exported by ``make benchmark-models``) with the flags of the four
-published configurations (DESIGN.md, FP16 on AIC100 Pro) through the qaicc passes that
+published configurations (FP16 on a Cloud AI 100 Pro card, listed below) through the qaicc passes that
 exist, writes each QPC under ``--out`` (reused unless ``--recompile``), times it with
 ``qaicc.simulator.simulate`` and prints predicted against measured:
 
