@@ -18,7 +18,7 @@ from xdsl.traits import Pure
 
 from qaicc.dialects.onnx.base import OnnxOp
 from qaicc.errors import QaiccError
-from qaicc.passes.onnx_patterns.constants import constant_value, make_constant
+from qaicc.passes.onnx_patterns.constants import constant_value, is_constant, make_constant
 from qaicc.semantics.runner import Runner
 
 DEFAULT_MAX_ELEMENTS = 1 << 24
@@ -66,11 +66,11 @@ class FoldConstantOp(RewritePattern):
             return
         if op.ONNX_SIGNATURE.op_type == "Constant" and not op.operands:
             return
-        args = [constant_value(operand) for operand in op.operands]
-        if any(arg is None for arg in args):
-            return
+        if not all(is_constant(operand) for operand in op.operands):
+            return  # decided without reading any weight's bytes
         if not self._small_enough(op):
             return
+        args = [constant_value(operand) for operand in op.operands]
         try:
             values = self.runner.kernel(op)(args, self.runner, None)
         except (QaiccError, ValueError, TypeError, IndexError, RuntimeError):

@@ -12,8 +12,8 @@ from qaicc.dialects.qaicc_attrs import DenseBlobAttr
 from qaicc.semantics.onnx_ops import module_opset
 
 
-def constant_value(value: SSAValue) -> np.ndarray | None:
-    """The array of a value defined by an onnx.Constant with data, else None."""
+def constant_attr(value: SSAValue) -> DenseBlobAttr | None:
+    """The blob of a value defined by an onnx.Constant with data (not loaded), else None."""
     owner = value.owner
     if not isinstance(owner, Operation) or not owner.name.startswith("onnx.Constant"):
         return None
@@ -22,11 +22,18 @@ def constant_value(value: SSAValue) -> np.ndarray | None:
     attr = owner.properties.get("value")
     if not isinstance(attr, DenseBlobAttr) or not attr.blob.has_data:
         return None
-    return attr.to_numpy()
+    return attr
+
+
+def constant_value(value: SSAValue) -> np.ndarray | None:
+    """The array of a value defined by an onnx.Constant with data, else None (this reads
+    the constant's bytes: ask ``is_constant`` first when that may be all you need)."""
+    attr = constant_attr(value)
+    return attr.to_numpy() if attr is not None else None
 
 
 def is_constant(value: SSAValue) -> bool:
-    return constant_value(value) is not None
+    return constant_attr(value) is not None
 
 
 def make_constant(array: np.ndarray, name: str, near: Operation) -> Operation | None:
