@@ -40,9 +40,8 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
 from qaicc.dialects.aic_core import ops as c
-from qaicc.dialects.aic_core.analysis import loads, programs, tasks, tiles_of
+from qaicc.dialects.aic_core.analysis import loads, require_programs, tasks, tiles_of
 from qaicc.dialects.aic_core.partition import _array
-from qaicc.errors import QaiccError
 
 PASS_NAME = "insert-multicast"
 
@@ -98,6 +97,5 @@ class InsertMulticastPass(ModulePass):
     name = PASS_NAME
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if not programs(op):
-            raise QaiccError(f"{PASS_NAME}: the module has no aic_core.program; run convert-aic-graph-to-aic-core first")
+        require_programs(op, PASS_NAME)
         insert_multicast(op)

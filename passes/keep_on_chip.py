@@ -65,9 +65,8 @@ from qaicc.dialects.aic_core.analysis import (
     allocate,
     buffer_size,
     first_fit,
-    loads,
     programs,
-    stores,
+    require_programs,
     task_buffers,
     tiles_of,
 )
@@ -391,8 +390,7 @@ class KeepOnChipPass(ModulePass):
     align: int = 1
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if not programs(op):
-            raise QaiccError(f"{PASS_NAME}: the module has no aic_core.program; run convert-aic-graph-to-aic-core first")
+        require_programs(op, PASS_NAME)
         if self.align < 1:
             raise QaiccError(f"{PASS_NAME}: align must be a positive number of bytes, got {self.align}")
         hw = load_target(self.target)

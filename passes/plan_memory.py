@@ -59,14 +59,15 @@ from xdsl.passes import ModulePass
 
 from qaicc.dialects.aic_core import ops as c
 from qaicc.dialects.aic_core.analysis import (
-    DDRTable,
     Completion,
+    DDRTable,
     align_up,
     allocate,
     completion,
     first_fit,
     program_items,
     programs,
+    require_programs,
     task_accesses,
     task_buffers,
     tasks,
@@ -279,8 +280,7 @@ class PlanMemoryPass(ModulePass):
     align: int = 1
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if not programs(op):
-            raise QaiccError(f"{PASS_NAME}: the module has no aic_core.program; run convert-aic-graph-to-aic-core first")
+        require_programs(op, PASS_NAME)
         if self.align < 1:
             raise QaiccError(f"{PASS_NAME}: align must be a positive number of bytes, got {self.align}")
         hw = load_target(self.target)

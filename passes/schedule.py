@@ -42,7 +42,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
 from qaicc.dialects.aic_core import ops as c
-from qaicc.dialects.aic_core.analysis import DDRTable, Item, program_items, programs, task_accesses
+from qaicc.dialects.aic_core.analysis import DDRTable, Item, program_items, programs, require_programs, task_accesses
 from qaicc.errors import QaiccError
 from qaicc.hardware import load_target
 from qaicc.hardware.model import DEFAULT_TARGET
@@ -186,7 +186,6 @@ class SchedulePass(ModulePass):
     target: str = DEFAULT_TARGET
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if not programs(op):
-            raise QaiccError(f"{PASS_NAME}: the module has no aic_core.program; run convert-aic-graph-to-aic-core first")
+        require_programs(op, PASS_NAME)
         hw = load_target(self.target)
         schedule(op, task_costs(op, hw))

@@ -108,6 +108,12 @@ def programs(module: ModuleOp) -> list[c.ProgramOp]:
     return [op for op in module.body.block.ops if isinstance(op, c.ProgramOp)]
 
 
+def require_programs(module, who: str) -> None:
+    """A one-line error when ``module`` is not at the aic-core level yet."""
+    if not programs(module):
+        raise QaiccError(f"{who}: the module has no aic_core.program; run convert-aic-graph-to-aic-core first")
+
+
 def program_items(program: c.ProgramOp) -> list[Item]:
     core = program.core.value.data
     items: list[Item] = []

@@ -59,25 +59,14 @@ from xdsl.traits import IsTerminator, NoTerminator, SymbolOpInterface
 from xdsl.utils.exceptions import VerifyException
 
 from qaicc.dialects.aic_graph.work import tensor_bytes
+from qaicc.dialects.property_access import TypedProperties
 
 DDR_KINDS = ("input", "output", "constant", "intermediate", "alias")
 UNITS = ("matrix", "vector")
 
 
-class AicCoreOp(IRDLOperation):
+class AicCoreOp(TypedProperties, IRDLOperation):
     """Base of aic_core ops: typed property access."""
-
-    def int_list(self, name: str, default: list[int] | None = None) -> list[int]:
-        attr = self.properties.get(name)
-        return list(attr.get_values()) if attr is not None else list(default or [])
-
-    def int_prop(self, name: str, default: int = 0) -> int:
-        attr = self.properties.get(name)
-        return attr.value.data if attr is not None else default
-
-    def str_prop(self, name: str, default: str = "") -> str:
-        attr = self.properties.get(name)
-        return attr.data if attr is not None else default
 
 
 @irdl_op_definition

@@ -32,7 +32,6 @@ from qaicc.dialects.aic_graph.slicing import operand_blocks, parallel_axes
 from qaicc.dialects.aic_graph.types import MXFP6Type
 from qaicc.dialects.aic_graph.work import tensor_bytes
 from qaicc.errors import QaiccError
-from qaicc.hardware.model import HardwareModel
 from qaicc.semantics.mxfp6 import BLOCK as MXFP6_BLOCK
 
 

@@ -39,13 +39,14 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
+from qaicc.dialects.property_access import TypedProperties
 from qaicc.dialects.aic_graph.work import Work, element_count, tensor_bytes
 from qaicc.dialects.qaicc_attrs import DenseBlobAttr
 
 ACTIVATIONS = ("none", "relu", "clip", "sigmoid", "gelu", "gelu_tanh", "silu", "tanh")
 
 
-class AicGraphOp(IRDLOperation):
+class AicGraphOp(TypedProperties, IRDLOperation):
     """Base of every aic_graph op: Pure, static shapes, a default work model."""
 
     FLOPS_PER_ELEMENT: ClassVar[int] = 0
@@ -57,22 +58,6 @@ class AicGraphOp(IRDLOperation):
         bytes_out = sum(tensor_bytes(r.type) for r in self.results)
         flops = self.FLOPS_PER_ELEMENT * sum(element_count(r.type) for r in self.results)
         return Work(flops, bytes_in, bytes_out)
-
-    def int_list(self, name: str, default: list[int] | None = None) -> list[int]:
-        attr = self.properties.get(name)
-        return list(attr.get_values()) if attr is not None else list(default or [])
-
-    def int_prop(self, name: str, default: int = 0) -> int:
-        attr = self.properties.get(name)
-        return attr.value.data if attr is not None else default
-
-    def float_prop(self, name: str, default: float = 0.0) -> float:
-        attr = self.properties.get(name)
-        return attr.value.data if attr is not None else default
-
-    def str_prop(self, name: str, default: str = "") -> str:
-        attr = self.properties.get(name)
-        return attr.data if attr is not None else default
 
     def verify_(self) -> None:
         for value in (*self.operands, *self.results):

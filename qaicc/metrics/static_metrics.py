@@ -49,6 +49,7 @@ from qaicc.dialects.aic_core.analysis import (
     loads,
     ols_of,
     programs,
+    require_programs,
     stores,
     task_buffers,
     tasks,
@@ -276,8 +277,7 @@ def _peak_vtcm(task: c.TaskOp, planned: bool) -> int:
 
 
 def static_metrics(module: ModuleOp, hw: HardwareModel) -> StaticMetrics:
-    if not programs(module):
-        raise QaiccError("static metrics: the module has no aic_core.program; run convert-aic-graph-to-aic-core first")
+    require_programs(module, "static metrics")
     costs = task_costs(module, hw)
     simulation = simulate(module, costs)
     planned = _planned(module)
